@@ -1,0 +1,1 @@
+"""Stage 5: answers composed from retrieved articles, with citations."""

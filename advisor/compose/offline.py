@@ -1,0 +1,75 @@
+"""Offline answers: no model, only the retrieved articles' own sentences, quoted verbatim."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import numpy as np
+
+from advisor.compose.answer import DISCLAIMER_EN, DISCLAIMER_ZH, Answer, Citation
+from advisor.providers.embedders import Embedder
+from advisor.retrieve.hybrid import Hit
+from ingest.sparse import tokens
+
+_ZH_SENTENCE = re.compile(r"[^。；！？\n]+[。；！？]?")
+_EN_SENTENCE = re.compile(r"[^\n]+?(?:[.;!?](?=\s|$)|$)")
+MAX_ARTICLES = 5
+
+
+def zh_sentences(text: str) -> list[str]:
+    """Sentences and clauses of a Chinese text, each a verbatim substring of it."""
+    return [s.strip() for s in _ZH_SENTENCE.findall(text) if len(s.strip()) > 1]
+
+
+def en_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _EN_SENTENCE.findall(text) if len(s.strip()) > 1]
+
+
+def _best(question: str, q_vec: np.ndarray, sentences: list[str], embedder: Embedder) -> int:
+    """Index of the sentence closest to the question (meaning, plus shared terms)."""
+    vecs = embedder.embed(sentences)
+    dense = vecs @ q_vec
+    q_tokens = set(tokens(question))
+    overlap = np.array([len(q_tokens & set(tokens(s))) / (len(q_tokens) or 1) for s in sentences])
+    return int(np.argmax(dense + 0.5 * overlap))
+
+
+def select_quotes(question: str, hits: list[Hit], embedder: Embedder) -> list[Citation]:
+    """For each of the top articles, the sentence (zh, and its English counterpart) that best answers."""
+    if not hits:
+        return []
+    q_vec = embedder.embed([question])[0]
+    top = hits[0].score
+    chosen = [h for h in hits[:MAX_ARTICLES] if h.score >= 0.3 * top] or hits[:1]
+    citations = []
+    for hit in chosen:
+        zh = zh_sentences(hit.text_zh) or [hit.text_zh]
+        en = en_sentences(hit.text_en) or [hit.text_en]
+        quote = zh[_best(question, q_vec, zh, embedder)]
+        quote_en = en[_best(question, q_vec, en, embedder)]
+        citations.append(Citation.from_hit(hit, quote, quote_en))
+    return citations
+
+
+def render(citations: list[Citation], hits: list[Hit], as_of: dt.date, lang: str) -> str:
+    by_key = {(h.instrument_id, h.article): h for h in hits}
+    if lang == "zh":
+        lines = [f"以下为截至 {as_of.isoformat()} 有效法规中与问题最相关的条文原文摘录（离线模式，未经模型分析）：", ""]
+    else:
+        lines = [f"Extracted text (offline mode, no model): the most relevant articles in force on {as_of.isoformat()}, quoted verbatim.", ""]
+    if not citations:
+        lines.append("没有检索到相关条文。" if lang == "zh" else "No relevant article was found in the corpus.")
+    for n, c in enumerate(citations, start=1):
+        hit = by_key[(c.instrument_id, c.article)]
+        lines.append(f"{n}. {hit.label} ({hit.short_en}, Art. {c.article})")
+        lines.append(f"   「{c.quote}」")
+        if lang != "zh":
+            lines.append(f"   \"{c.quote_en}\" (unofficial translation)")
+    lines += ["", DISCLAIMER_ZH if lang == "zh" else DISCLAIMER_EN]
+    return "\n".join(lines)
+
+
+def offline_answer(question: str, hits: list[Hit], embedder: Embedder, as_of: dt.date, lang: str = "en", provider: str = "offline") -> Answer:
+    citations = select_quotes(question, hits, embedder)
+    return Answer(render(citations, hits, as_of, lang), citations, as_of, provider, lang, hits=hits)

@@ -1,0 +1,172 @@
+"""Load and validate the corpus folder; every problem names its file and article."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from advisor.corpus.schema import Article, Instrument, Status
+from advisor.errors import CorpusError
+
+FAR_FUTURE = dt.date(9999, 12, 31)
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    article: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file + (f", article {self.article}" if self.article is not None else "")
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class Corpus:
+    """All instrument versions, by id, with the dates each one applies."""
+
+    instruments: dict[str, Instrument]
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def __iter__(self):
+        return iter(self.instruments.values())
+
+    def __len__(self) -> int:
+        return len(self.instruments)
+
+    def get(self, key: str) -> Instrument | None:
+        """By id, or by official Chinese title (the version in force today if several share it)."""
+        if key in self.instruments:
+            return self.instruments[key]
+        matches = [i for i in self.instruments.values() if i.title_zh == key or i.title_zh == f"中华人民共和国{key}"]
+        if not matches:
+            return None
+        today = dt.date.today()
+        in_force = [i for i in matches if self.applies(i, today)]
+        return (in_force or matches)[0]
+
+    def article(self, key: str, number: int) -> Article | None:
+        inst = self.get(key)
+        return inst.article(number) if inst else None
+
+    def valid_from(self, inst: Instrument) -> dt.date | None:
+        return inst.effective
+
+    def valid_to(self, inst: Instrument) -> dt.date:
+        """First day the instrument no longer applies (successor in force, or repeal)."""
+        ends = [FAR_FUTURE]
+        if inst.repealed:
+            ends.append(inst.repealed)
+        if inst.superseded_by and inst.superseded_by in self.instruments:
+            successor = self.instruments[inst.superseded_by]
+            if successor.effective:
+                ends.append(successor.effective)
+        return min(ends)
+
+    def applies(self, inst: Instrument, as_of: dt.date) -> bool:
+        """Whether this version is the law at `as_of` (drafts never are)."""
+        if inst.status is Status.draft or inst.effective is None:
+            return False
+        return inst.effective <= as_of < self.valid_to(inst)
+
+    def in_force(self, as_of: dt.date) -> list[Instrument]:
+        return [i for i in self.instruments.values() if self.applies(i, as_of)]
+
+
+def _yaml_error(path: Path, exc: yaml.YAMLError) -> Problem:
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + 1})" if mark else ""
+    return Problem(path.name, None, f"not valid YAML{where}: {getattr(exc, 'problem', exc)}")
+
+
+def _validation_problems(path: Path, raw: dict, exc: ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        article = None
+        if len(loc) >= 2 and loc[0] == "articles" and isinstance(loc[1], int):
+            items = raw.get("articles") or []
+            item = items[loc[1]] if loc[1] < len(items) else None
+            article = item.get("number") if isinstance(item, dict) else None
+            if not isinstance(article, int):
+                article = loc[1] + 1
+            loc = loc[2:]
+        field_name = ".".join(str(p) for p in loc) or "file"
+        problems.append(Problem(path.name, article, f"{field_name}: {err['msg']}"))
+    return problems
+
+
+def read_instrument(path: Path) -> tuple[Instrument | None, list[Problem]]:
+    """Parse and validate one file; problems instead of exceptions."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        return None, [_yaml_error(path, exc)]
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Problem(path.name, None, f"cannot read file: {exc}")]
+    if not isinstance(raw, dict):
+        return None, [Problem(path.name, None, "expected a mapping of fields at the top level")]
+    try:
+        inst = Instrument.model_validate(raw)
+    except ValidationError as exc:
+        return None, _validation_problems(path, raw, exc)
+    problems = []
+    if inst.id != path.stem:
+        problems.append(Problem(path.name, None, f"id '{inst.id}' does not match the file name"))
+    for position, art in enumerate(inst.articles, start=1):
+        if art.number != position:
+            problems.append(Problem(path.name, art.number, f"article numbers must run 1..N; expected {position} here"))
+            break
+    return inst, problems
+
+
+def _cross_problems(corpus: Corpus) -> list[Problem]:
+    problems = []
+    for inst in corpus:
+        name = corpus.files[inst.id].name
+        for target in [*inst.supersedes, *([inst.superseded_by] if inst.superseded_by else [])]:
+            if target not in corpus.instruments:
+                problems.append(Problem(name, None, f"unknown instrument '{target}' in supersedes/superseded_by"))
+        for art in inst.articles:
+            for ref in art.refs:
+                target = corpus.instruments.get(ref.instrument or inst.id)
+                if target is None:
+                    problems.append(Problem(name, art.number, f"reference to unknown instrument '{ref.instrument}'"))
+                elif ref.article is not None and target.article(ref.article) is None:
+                    problems.append(Problem(name, art.number, f"reference to missing article {ref.article} of '{target.id}'"))
+    return problems
+
+
+def check_corpus(corpus_dir: Path) -> tuple[Corpus, list[Problem]]:
+    """Load every instrument file and return the corpus with all problems found."""
+    files = sorted(Path(corpus_dir, "instruments").glob("*.yaml"))
+    if not files:
+        return Corpus({}), [Problem(str(corpus_dir), None, "no instrument files (instruments/*.yaml) found")]
+    corpus = Corpus({})
+    problems: list[Problem] = []
+    for path in files:
+        inst, found = read_instrument(path)
+        problems += found
+        if inst is None:
+            continue
+        if inst.id in corpus.instruments:
+            other = corpus.files[inst.id].name
+            problems.append(Problem(path.name, None, f"duplicate id '{inst.id}' (also in {other})"))
+            continue
+        corpus.instruments[inst.id] = inst
+        corpus.files[inst.id] = path
+    problems += _cross_problems(corpus)
+    return corpus, problems
+
+
+def load_corpus(corpus_dir: Path) -> Corpus:
+    """The validated corpus; raises CorpusError listing every problem."""
+    corpus, problems = check_corpus(corpus_dir)
+    if problems:
+        raise CorpusError([str(p) for p in problems])
+    return corpus

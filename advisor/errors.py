@@ -1,0 +1,38 @@
+"""Errors a user can act on. Their messages are one clear line (CorpusError lists several)."""
+
+from __future__ import annotations
+
+
+class AdvisorError(Exception):
+    """Base: the message is meant for the user, never a traceback."""
+
+
+class CorpusError(AdvisorError):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        head = f"the corpus has {len(problems)} problem(s)"
+        super().__init__(head + ":\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class BadQuestion(AdvisorError):
+    """Empty, too long, or otherwise unusable question."""
+
+
+class UnknownInstrument(AdvisorError):
+    pass
+
+
+class StoreError(AdvisorError):
+    """The vector store is missing, locked, corrupt or unreachable."""
+
+
+class EmbedderError(AdvisorError):
+    pass
+
+
+class TemplateError(AdvisorError):
+    pass
+
+
+class ProviderError(AdvisorError):
+    """The language model failed (after retries); the message never holds a key."""

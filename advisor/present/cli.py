@@ -1,0 +1,210 @@
+"""`advisor` command line: a thin shell over Advisor."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import sys
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from advisor.errors import AdvisorError
+from advisor.settings import load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="China AI compliance advisor: cited answers from China's AI and data rules.")
+corpus_app = typer.Typer(no_args_is_help=True, help="Inspect and validate the regulation corpus.")
+app.add_typer(corpus_app, name="corpus")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+
+def friendly(fn):
+    """Turn AdvisorError into one clear line on stderr and exit code 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except AdvisorError as exc:
+            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _advisor():
+    from advisor.present.advisor import Advisor
+
+    return Advisor(load_settings())
+
+
+def _date(value: Optional[str]) -> Optional[dt.date]:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise AdvisorError(f"--as-of must be a date like 2025-12-31, not '{value}'") from None
+
+
+def _print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+AsOf = Annotated[Optional[str], typer.Option("--as-of", help="Date (YYYY-MM-DD) whose rules apply; default today.")]
+K = Annotated[Optional[int], typer.Option("--k", "-k", help="How many articles to retrieve.")]
+Instruments = Annotated[Optional[list[str]], typer.Option("--instrument", "-i", help="Restrict to instrument id(s); repeatable.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@app.command()
+@friendly
+def ingest() -> None:
+    """Chunk, embed and index the corpus (incremental: unchanged articles are kept)."""
+    with _advisor() as advisor:
+        report = advisor.ingest(console=err)
+    out.print(f"ingested: {report.summary()}", highlight=False)
+
+
+@app.command()
+@friendly
+def retrieve(
+    question: str,
+    k: K = None,
+    as_of: AsOf = None,
+    instrument: Instruments = None,
+    status: Annotated[Optional[list[str]], typer.Option(help="Restrict to status(es): in_force, superseded, draft ...")] = None,
+    all_versions: Annotated[bool, typer.Option("--all-versions", help="Do not filter by date.")] = False,
+    drafts: Annotated[bool, typer.Option("--drafts", help="Include drafts (never law).")] = False,
+    mode: Annotated[str, typer.Option(help="hybrid | dense | sparse")] = "hybrid",
+    as_json: AsJson = False,
+) -> None:
+    """The articles that best answer QUESTION."""
+    if mode not in ("hybrid", "dense", "sparse"):
+        raise AdvisorError(f"--mode must be hybrid, dense or sparse, not '{mode}'")
+    with _advisor() as advisor:
+        hits = advisor.retrieve(question, k, as_of=_date(as_of), instruments=instrument, status=status,
+                                include_drafts=drafts, all_versions=all_versions, mode=mode)  # type: ignore[arg-type]
+    if as_json:
+        _print_json([h.to_dict() for h in hits])
+        return
+    for n, h in enumerate(hits, start=1):
+        out.print(f"[bold]{n}. {h.label}[/bold]  ({h.short_en}, Art. {h.article})  score {h.score:.3f}", highlight=False)
+        out.print(h.text_zh, highlight=False)
+        out.print(f"[dim]{h.text_en}[/dim]\n", highlight=False)
+
+
+@app.command()
+@friendly
+def ask(
+    question: str,
+    k: K = None,
+    lang: Annotated[str, typer.Option(help="Answer language: en or zh.")] = "en",
+    as_of: AsOf = None,
+    instrument: Instruments = None,
+    as_json: AsJson = False,
+) -> None:
+    """Answer QUESTION with verbatim, cited articles."""
+    with _advisor() as advisor:
+        answer = advisor.ask(question, k, lang=lang, as_of=_date(as_of), instruments=instrument)
+    if as_json:
+        _print_json(answer.to_dict())
+        return
+    out.print(answer.text, highlight=False)
+    for w in answer.warnings:
+        err.print(f"[yellow]warning:[/yellow] {w}")
+
+
+@corpus_app.command("check")
+@friendly
+def corpus_check() -> None:
+    """Validate every corpus file; each problem names its file and article."""
+    from advisor.corpus import check_corpus
+
+    settings = load_settings()
+    corpus, problems = check_corpus(settings.corpus_dir)
+    for p in problems:
+        err.print(f"[red]✗[/red] {p}", highlight=False)
+    articles = sum(len(i.articles) for i in corpus)
+    if problems:
+        err.print(f"{len(problems)} problem(s) in {settings.corpus_dir}")
+        raise typer.Exit(1)
+    out.print(f"corpus OK: {len(corpus)} instruments, {articles} articles ({settings.corpus_dir})", highlight=False)
+
+
+def _instrument_rows(corpus) -> list[dict]:
+    rows = []
+    for inst in sorted(corpus, key=lambda i: i.id):
+        rows.append({
+            "id": inst.id, "title_zh": inst.title_zh, "title_en": inst.title_en, "issuers": inst.issuers,
+            "document_number": inst.document_number,
+            "promulgated": inst.promulgated.isoformat(), "effective": inst.effective.isoformat() if inst.effective else None,
+            "status": inst.status.value, "articles": len(inst.articles), "verification": inst.verification.status,
+            "unverified_articles": inst.verification.unverified_articles, "source_url": inst.source_url,
+        })
+    return rows
+
+
+@corpus_app.command("list")
+@friendly
+def corpus_list(as_json: AsJson = False) -> None:
+    """A table of instruments: id, title, issuers, dates, status, articles, verification."""
+    from advisor.corpus import load_corpus
+
+    rows = _instrument_rows(load_corpus(load_settings().corpus_dir))
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("id", "title", "issuers", "promulgated", "effective", "status", "articles", "verification")
+    for r in rows:
+        issuers = "、".join(r["issuers"]) if len(r["issuers"]) <= 3 else f"{r['issuers'][0]} +{len(r['issuers']) - 1}"
+        table.add_row(r["id"], r["title_zh"], issuers, r["promulgated"], r["effective"] or "-", r["status"], str(r["articles"]), r["verification"])
+    out.print(table)
+
+
+@corpus_app.command("show")
+@friendly
+def corpus_show(instrument_id: str, article: Annotated[Optional[int], typer.Argument()] = None, as_json: AsJson = False) -> None:
+    """Print an instrument's metadata, or one article in both languages."""
+    from advisor.corpus import load_corpus
+
+    corpus = load_corpus(load_settings().corpus_dir)
+    inst = corpus.get(instrument_id)
+    if inst is None:
+        raise AdvisorError(f"unknown instrument '{instrument_id}'; see `advisor corpus list`")
+    if article is None:
+        data = next(r for r in _instrument_rows(corpus) if r["id"] == inst.id)
+        if as_json:
+            _print_json(data)
+        else:
+            for key, value in data.items():
+                out.print(f"[bold]{key}[/bold]: {value}", highlight=False)
+        return
+    art = inst.article(article)
+    if art is None:
+        raise AdvisorError(f"{inst.id} has no article {article} (it has {len(inst.articles)})")
+    if as_json:
+        _print_json({"instrument_id": inst.id, "regulation": inst.title_zh, **art.model_dump(mode="json")})
+        return
+    out.print(f"[bold]《{inst.title_zh}》{art.heading_zh}[/bold]  {inst.short_en}, Article {art.number}", highlight=False)
+    if art.chapter:
+        out.print(f"[dim]{art.chapter}{' ' + art.section if art.section else ''} / {art.chapter_en or ''}[/dim]", highlight=False)
+    out.print(art.zh + "\n", highlight=False)
+    out.print(art.en, highlight=False)
+    out.print(f"[dim]{inst.translation}[/dim]", highlight=False)
+
+
+def main() -> None:  # console script entry point
+    app()
+
+
+if __name__ == "__main__":
+    main()

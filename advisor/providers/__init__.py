@@ -1,0 +1,1 @@
+"""Providers chosen by settings: embedders (and, later, language models)."""

@@ -1,0 +1,1 @@
+"""Stage 4: hybrid retrieval over the store, filtered to the versions in force."""

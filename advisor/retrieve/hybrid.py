@@ -1,0 +1,158 @@
+"""Hybrid retrieval: dense (zh and en vectors) + BM25 sparse, fused with RRF, filtered by date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from qdrant_client import models as qm
+
+from advisor.corpus import Corpus
+from advisor.errors import BadQuestion, UnknownInstrument
+from advisor.providers.embedders import Embedder
+from advisor.settings import Settings
+from advisor.store.qdrant import Store
+from ingest.chunk import date_int
+from ingest.sparse import query_vector
+
+Mode = Literal["hybrid", "dense", "sparse"]
+STATUSES = {"in_force", "amended", "superseded", "draft", "repealed"}
+
+
+@dataclass
+class Hit:
+    """One retrieved article (its best-matching part decides its rank)."""
+
+    regulation: str  # official Chinese title
+    regulation_en: str
+    short_en: str
+    instrument_id: str
+    article: int
+    heading_zh: str
+    score: float
+    text_zh: str  # the whole article
+    text_en: str
+    matched_zh: str  # the chunk that matched (equal to text_zh unless the article was split)
+    chapter: str | None
+    status: str
+    effective: str | None
+    source_url: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def label(self) -> str:
+        return f"《{self.regulation}》{self.heading_zh}"
+
+
+def check_question(question: str, settings: Settings) -> str:
+    """The question, stripped; a clear error if it is empty or too long."""
+    if not isinstance(question, str):
+        raise BadQuestion("the question must be text")
+    text = question.strip()
+    if not text:
+        raise BadQuestion("the question is empty: ask something, e.g. \"Do I need to label AI-generated images?\"")
+    if len(text) > settings.max_question_chars:
+        raise BadQuestion(
+            f"the question is {len(text)} characters long; the limit is {settings.max_question_chars} "
+            "(set ADVISOR_MAX_QUESTION_CHARS to change it): shorten it to the facts that matter"
+        )
+    return text
+
+
+class Retriever:
+    def __init__(self, settings: Settings, corpus: Corpus, embedder: Embedder, store: Store):
+        self.settings = settings
+        self.corpus = corpus
+        self.embedder = embedder
+        self.store = store
+        self._checked = False
+
+    def _filter(
+        self,
+        as_of: dt.date | None,
+        instruments: list[str] | None,
+        status: list[str] | None,
+        include_drafts: bool,
+    ) -> qm.Filter:
+        must: list = []
+        if instruments:
+            unknown = [i for i in instruments if i not in self.corpus.instruments]
+            if unknown:
+                known = ", ".join(sorted(self.corpus.instruments))
+                raise UnknownInstrument(f"unknown instrument id(s): {', '.join(unknown)}; known ids: {known}")
+            must.append(qm.FieldCondition(key="instrument_id", match=qm.MatchAny(any=list(instruments))))
+        if status:
+            bad = [s for s in status if s not in STATUSES]
+            if bad:
+                raise BadQuestion(f"unknown status {', '.join(bad)}; use one of {', '.join(sorted(STATUSES))}")
+            must.append(qm.FieldCondition(key="status", match=qm.MatchAny(any=list(status))))
+        if as_of is not None:
+            day = date_int(as_of, 0)
+            in_force = qm.Filter(must=[
+                qm.FieldCondition(key="valid_from", range=qm.Range(lte=day)),
+                qm.FieldCondition(key="valid_to", range=qm.Range(gt=day)),
+                qm.FieldCondition(key="is_draft", match=qm.MatchValue(value=False)),
+            ])
+            if include_drafts:
+                must.append(qm.Filter(should=[in_force, qm.FieldCondition(key="is_draft", match=qm.MatchValue(value=True))]))
+            else:
+                must.append(in_force)
+        elif not include_drafts:
+            must.append(qm.FieldCondition(key="is_draft", match=qm.MatchValue(value=False)))
+        return qm.Filter(must=must)
+
+    def retrieve(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        as_of: dt.date | None = None,
+        all_versions: bool = False,
+        instruments: list[str] | None = None,
+        status: list[str] | None = None,
+        include_drafts: bool = False,
+        mode: Mode = "hybrid",
+    ) -> list[Hit]:
+        """The top-k articles for `question`, in force on `as_of` (default today) unless all_versions."""
+        text = check_question(question, self.settings)
+        k = k or self.settings.k
+        if k < 1 or k > 100:
+            raise BadQuestion(f"k must be between 1 and 100, not {k}")
+        if not self._checked:
+            self.store.require()
+            self._checked = True
+        day = None if all_versions else (as_of or dt.date.today())
+        flt = self._filter(day, instruments, status, include_drafts)
+        dense = sparse = None
+        if mode in ("hybrid", "dense"):
+            dense = self.embedder.embed([text])[0].tolist()
+        if mode in ("hybrid", "sparse"):
+            sparse = query_vector(text)
+        points = self.store.hybrid(dense, dense, sparse, flt, limit=k * 3, prefetch=max(self.settings.prefetch, k * 3))
+        return self._collapse(points, k)
+
+    def _collapse(self, points: list[qm.ScoredPoint], k: int) -> list[Hit]:
+        """One hit per article, ranked by its best part; whole article texts from the corpus."""
+        hits: dict[tuple[str, int], Hit] = {}
+        for p in points:
+            pl = p.payload or {}
+            key = (pl["instrument_id"], int(pl["article"]))
+            if key in hits:
+                continue
+            inst = self.corpus.instruments.get(key[0])
+            art = inst.article(key[1]) if inst else None
+            if art is None:  # store is older than the corpus; skip what no longer exists
+                continue
+            hits[key] = Hit(
+                regulation=inst.title_zh, regulation_en=inst.title_en, short_en=inst.short_en,
+                instrument_id=inst.id, article=art.number, heading_zh=art.heading_zh, score=round(float(p.score), 6),
+                text_zh=art.zh, text_en=art.en, matched_zh=pl.get("text_zh", art.zh), chapter=art.chapter,
+                status=inst.status.value, effective=inst.effective.isoformat() if inst.effective else None,
+                source_url=inst.source_url,
+            )
+            if len(hits) == k:
+                break
+        return list(hits.values())

@@ -1,0 +1,94 @@
+"""One typed settings object: defaults < TOML file < environment variables (ADVISOR_*)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = PROJECT_ROOT / "corpus"
+DEFAULT_DATA = Path(platformdirs.user_data_dir("china-ai-advisor", appauthor=False))
+
+
+def _config_file() -> Path:
+    """The TOML file: $ADVISOR_CONFIG, else ./advisor.toml, else the user config dir."""
+    explicit = os.environ.get("ADVISOR_CONFIG")
+    if explicit:
+        return Path(explicit)
+    local = Path.cwd() / "advisor.toml"
+    if local.exists():
+        return local
+    return Path(platformdirs.user_config_dir("china-ai-advisor", appauthor=False)) / "advisor.toml"
+
+
+class Settings(BaseSettings):
+    """Everything the advisor can be configured with. Env vars are ADVISOR_<FIELD>."""
+
+    model_config = SettingsConfigDict(env_prefix="ADVISOR_", extra="forbid")
+
+    corpus_dir: Path = DEFAULT_CORPUS
+    data_dir: Path = DEFAULT_DATA
+
+    # store
+    qdrant_path: Path | None = Field(None, description="embedded store folder; default data_dir/qdrant")
+    qdrant_url: str | None = Field(None, description="Qdrant server or cluster URL; overrides qdrant_path")
+    qdrant_api_key: SecretStr | None = None
+    qdrant_timeout: float = 10.0
+    collection: str = "regulations"
+
+    # embedding
+    embedder: str = Field("use-m3", description="use-m3 | st:<model name or path>")
+    embed_threads: int = 2
+    embed_batch: int = 64
+    max_chunk_chars: int = 600
+
+    # retrieval
+    k: int = 10
+    prefetch: int = 40
+    max_question_chars: int = 2000
+
+    # answering
+    provider: str = "offline"
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    request_timeout: float = 60.0
+    max_retries: int = 3
+    local_model_path: Path | None = None
+
+    @property
+    def store_path(self) -> Path:
+        return self.qdrant_path or (self.data_dir / "qdrant")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+
+@lru_cache(maxsize=1)
+def default_settings() -> Settings:
+    return Settings()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from env + TOML, with keyword overrides on top (used by tests and the CLI)."""
+    return Settings(**overrides)

@@ -1,0 +1,111 @@
+"""Chunk the corpus by structure: one chunk per article; a long article is split by paragraph/item."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from advisor.corpus import Article, Corpus, Instrument
+
+
+def date_int(value: dt.date | None, default: int) -> int:
+    """Dates as YYYYMMDD integers, so the store can filter them with plain ranges."""
+    return int(value.strftime("%Y%m%d")) if value else default
+
+
+@dataclass(frozen=True)
+class Chunk:
+    instrument_id: str
+    article: int
+    part: int  # 1-based position among the article's chunks
+    parts: int
+    text_zh: str
+    text_en: str
+    payload: dict = field(hash=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.instrument_id}#{self.article}.{self.part}"
+
+    def dense_texts(self) -> tuple[str, str]:
+        """What the embedder sees: title and article heading, then the text, per language."""
+        p = self.payload
+        zh = f"{p['title_zh']} {p['heading_zh']}\n{self.text_zh}"
+        en = f"{p['short_en']}, Article {self.article}\n{self.text_en}"
+        return zh, en
+
+    def content_hash(self) -> str:
+        """Hash of what the embeddings depend on (changes only when the text does)."""
+        zh, en = self.dense_texts()
+        return hashlib.sha256(f"{zh}\x00{en}".encode("utf-8")).hexdigest()
+
+    def payload_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.payload, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def split_lines(zh: str, en: str, max_chars: int) -> list[tuple[str, str]]:
+    """Group consecutive paragraphs/items into parts of at most `max_chars` Chinese characters.
+
+    The English translation keeps the Chinese line layout, so it is split at the same lines; if the
+    line counts differ, the English text stays whole in every part rather than being misaligned.
+    """
+    if len(zh) <= max_chars:
+        return [(zh, en)]
+    zh_lines = [line for line in zh.split("\n") if line.strip()]
+    en_lines = [line for line in en.split("\n") if line.strip()]
+    aligned = len(zh_lines) == len(en_lines)
+    groups: list[list[int]] = [[]]
+    size = 0
+    for i, line in enumerate(zh_lines):
+        if groups[-1] and size + len(line) > max_chars:
+            groups.append([])
+            size = 0
+        groups[-1].append(i)
+        size += len(line)
+    if len(groups) == 1:
+        return [(zh, en)]
+    parts = []
+    for group in groups:
+        part_zh = "\n".join(zh_lines[i] for i in group)
+        part_en = "\n".join(en_lines[i] for i in group) if aligned else en
+        parts.append((part_zh, part_en))
+    return parts
+
+
+def _payload(corpus: Corpus, inst: Instrument, art: Article, part: int, parts: int) -> dict:
+    return {
+        "instrument_id": inst.id,
+        "title_zh": inst.title_zh,
+        "title_en": inst.title_en,
+        "short_en": inst.short_en,
+        "kind": inst.kind.value,
+        "status": inst.status.value,
+        "article": art.number,
+        "heading_zh": art.heading_zh,
+        "chapter": art.chapter,
+        "chapter_en": art.chapter_en,
+        "section": art.section,
+        "part": part,
+        "parts": parts,
+        "effective": inst.effective.isoformat() if inst.effective else None,
+        "valid_from": date_int(inst.effective, 99991231),
+        "valid_to": date_int(corpus.valid_to(inst), 99991231),
+        "is_draft": inst.status.value == "draft",
+        "source_url": inst.source_url,
+    }
+
+
+def chunk_corpus(corpus: Corpus, max_chars: int) -> list[Chunk]:
+    """Every chunk of every instrument version (drafts included; retrieval filters them)."""
+    chunks = []
+    for inst in corpus:
+        for art in inst.articles:
+            parts = split_lines(art.zh, art.en, max_chars)
+            for index, (zh, en) in enumerate(parts, start=1):
+                payload = _payload(corpus, inst, art, index, len(parts))
+                payload["text_zh"] = zh
+                payload["text_en"] = en
+                chunks.append(Chunk(inst.id, art.number, index, len(parts), zh, en, payload))
+    return chunks
