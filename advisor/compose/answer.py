@@ -21,7 +21,7 @@ class Citation:
     quote_en: str = ""  # from our unofficial translation
     status: str = ""
     effective: str | None = None
-    source_url: str = ""
+    source_url: str | None = ""
 
     @classmethod
     def from_hit(cls, hit: Hit, quote: str, quote_en: str = "") -> "Citation":

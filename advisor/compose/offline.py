@@ -22,8 +22,22 @@ def zh_sentences(text: str) -> list[str]:
     return [s.strip() for s in _ZH_SENTENCE.findall(text) if len(s.strip()) > 1]
 
 
+_ABBREVIATION = re.compile(r"(?:\betc|\be\.g|\bi\.e|\bNo|\bArt|\bPara)\.$")
+
+
 def en_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _EN_SENTENCE.findall(text) if len(s.strip()) > 1]
+    """Sentences of an English text (not split after etc., e.g., No. ...), each a verbatim substring."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        start = 0
+        for m in _EN_SENTENCE.finditer(line):
+            piece = line[start:m.end()]
+            if _ABBREVIATION.search(piece.rstrip()) and m.end() < len(line):
+                continue
+            if piece.strip():
+                out.append(piece.strip())
+            start = m.end()
+    return [s for s in out if len(s) > 1]
 
 
 def _best(question: str, q_vec: np.ndarray, sentences: list[str], embedder: Embedder) -> int:
@@ -72,4 +86,15 @@ def render(citations: list[Citation], hits: list[Hit], as_of: dt.date, lang: str
 
 def offline_answer(question: str, hits: list[Hit], embedder: Embedder, as_of: dt.date, lang: str = "en", provider: str = "offline") -> Answer:
     citations = select_quotes(question, hits, embedder)
-    return Answer(render(citations, hits, as_of, lang), citations, as_of, provider, lang, hits=hits)
+    answer = Answer(render(citations, hits, as_of, lang), citations, as_of, provider, lang, hits=hits)
+    answer.warnings += unverified_warnings(citations, hits)
+    return answer
+
+
+def unverified_warnings(citations: list[Citation], hits: list[Hit]) -> list[str]:
+    """A warning for each cited article whose text is not yet verified against a second copy."""
+    unverified = {(h.instrument_id, h.article) for h in hits if not h.verified}
+    return [
+        f"《{c.regulation}》 Art. {c.article}: text assembled from public copies, not yet verified against a second copy"
+        for c in citations if (c.instrument_id, c.article) in unverified
+    ]

@@ -39,7 +39,7 @@ class Ref(Strict):
 
 
 class Verification(Strict):
-    status: str = Field(pattern=r"^(verified|partial)$")
+    status: str = Field(pattern=r"^(verified|partial|summary)$")
     method: str = Field(min_length=1)
     unverified_articles: list[int] = []
 
@@ -84,14 +84,14 @@ class Instrument(Strict):
     kind: Kind
     issuers: list[str] = Field(min_length=1)
     document_number: str | None = None
-    promulgated: dt.date
+    promulgated: dt.date | None = None
     published: dt.date | None = None
     effective: dt.date | None = None
     status: Status
     supersedes: list[str] = []
     superseded_by: str | None = None
     repealed: dt.date | None = None
-    source_url: str = Field(pattern=r"^https?://")
+    source_url: str | None = Field(None, pattern=r"^https?://")
     verification: Verification
     translation: str = Field(min_length=1)
     summary_en: str | None = None
@@ -103,6 +103,13 @@ class Instrument(Strict):
             raise ValueError("an instrument that is not a draft needs an effective date")
         if not self.articles and not self.summary_en:
             raise ValueError("an instrument without articles needs a summary_en")
+        if (self.verification.status == "summary") != (not self.articles):
+            raise ValueError("verification 'summary' is for entries without article text, and only for them")
+        if self.kind not in (Kind.standard, Kind.draft):
+            if self.promulgated is None:
+                raise ValueError("promulgated: a date is required (only standards and drafts may omit it)")
+            if self.source_url is None:
+                raise ValueError("source_url: the official publication is required (only standards and drafts may omit it)")
         return self
 
     def article(self, number: int) -> Article | None:

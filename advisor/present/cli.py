@@ -21,7 +21,7 @@ corpus_app = typer.Typer(no_args_is_help=True, help="Inspect and validate the re
 app.add_typer(corpus_app, name="corpus")
 
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def friendly(fn):
@@ -146,7 +146,7 @@ def _instrument_rows(corpus) -> list[dict]:
         rows.append({
             "id": inst.id, "title_zh": inst.title_zh, "title_en": inst.title_en, "issuers": inst.issuers,
             "document_number": inst.document_number,
-            "promulgated": inst.promulgated.isoformat(), "effective": inst.effective.isoformat() if inst.effective else None,
+            "promulgated": inst.promulgated.isoformat() if inst.promulgated else None, "effective": inst.effective.isoformat() if inst.effective else None,
             "status": inst.status.value, "articles": len(inst.articles), "verification": inst.verification.status,
             "unverified_articles": inst.verification.unverified_articles, "source_url": inst.source_url,
         })
@@ -166,8 +166,8 @@ def corpus_list(as_json: AsJson = False) -> None:
     table = Table("id", "title", "issuers", "promulgated", "effective", "status", "articles", "verification")
     for r in rows:
         issuers = "、".join(r["issuers"]) if len(r["issuers"]) <= 3 else f"{r['issuers'][0]} +{len(r['issuers']) - 1}"
-        table.add_row(r["id"], r["title_zh"], issuers, r["promulgated"], r["effective"] or "-", r["status"], str(r["articles"]), r["verification"])
-    out.print(table)
+        table.add_row(r["id"], r["title_zh"], issuers, r["promulgated"] or "-", r["effective"] or "-", r["status"], str(r["articles"]), r["verification"])
+    Console(width=max(out.width, 180) if not out.is_terminal else None).print(table)
 
 
 @corpus_app.command("show")

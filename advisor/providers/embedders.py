@@ -85,7 +85,8 @@ class SentenceTransformerEmbedder:
         except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear message
             raise EmbedderError(f"cannot load sentence-transformers model '{model}': {exc}") from exc
         self.name = "st-" + re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dim_of = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dim_of())
         seq = int(getattr(self._model, "max_seq_length", 256) or 256)
         self.max_chars = max(200, seq * 2)
 

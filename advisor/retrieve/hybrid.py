@@ -37,7 +37,8 @@ class Hit:
     chapter: str | None
     status: str
     effective: str | None
-    source_url: str
+    source_url: str | None
+    verified: bool = True  # False: the article's text is not yet checked against a second copy
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -152,6 +153,7 @@ class Retriever:
                 text_zh=art.zh, text_en=art.en, matched_zh=pl.get("text_zh", art.zh), chapter=art.chapter,
                 status=inst.status.value, effective=inst.effective.isoformat() if inst.effective else None,
                 source_url=inst.source_url,
+                verified=art.number not in inst.verification.unverified_articles,
             )
             if len(hits) == k:
                 break

@@ -1,0 +1,3 @@
+from advisor.present.cli import main
+
+main()

@@ -1,0 +1,106 @@
+"""Ingest is structural, deterministic and incremental."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+from advisor import Advisor
+from advisor.corpus import load_corpus
+from conftest import CORPUS, make_settings
+from ingest.chunk import chunk_corpus, split_lines
+from ingest.sparse import document_vector, query_vector, token_id, tokens
+
+MINI = Path(__file__).parent / "fixtures" / "mini"
+
+
+def _mini(tmp_path: Path) -> Path:
+    target = tmp_path / "corpus"
+    shutil.copytree(MINI, target)
+    return target
+
+
+def test_every_article_becomes_at_least_one_chunk_with_its_number():
+    corpus = load_corpus(CORPUS)
+    chunks = chunk_corpus(corpus, 600)
+    keys = {(c.instrument_id, c.article) for c in chunks}
+    assert keys == {(i.id, a.number) for i in corpus for a in i.articles}
+    assert all(c.payload["title_zh"] and c.payload["heading_zh"].startswith("第") for c in chunks)
+
+
+def test_a_long_article_is_split_at_paragraphs_and_keeps_its_title_and_number():
+    corpus = load_corpus(CORPUS)
+    chunks = [c for c in chunk_corpus(corpus, 150) if c.instrument_id == "pipl-2021" and c.article == 13]
+    assert len(chunks) > 1
+    article = corpus.instruments["pipl-2021"].article(13)
+    assert all(c.text_zh in article.zh for c in chunks)
+    assert "".join(c.text_zh for c in chunks).replace("\n", "") == article.zh.replace("\n", "")
+    assert {c.payload["heading_zh"] for c in chunks} == {"第十三条"}
+
+
+def test_split_keeps_english_aligned_with_chinese_lines():
+    zh = "甲" * 100 + "\n" + "乙" * 100
+    en = "first paragraph\nsecond paragraph"
+    assert split_lines(zh, en, 120) == [("甲" * 100, "first paragraph"), ("乙" * 100, "second paragraph")]
+
+
+def test_sparse_tokens_cover_chinese_and_english():
+    toks = tokens("个人信息处理者 must obtain separate consent")
+    assert "个人信息处理者" in toks and "consent" in toks and "obtain" in toks
+
+
+def test_token_ids_are_stable_across_runs():
+    assert token_id("安全评估") == token_id("安全评估")
+    assert token_id("安全评估") != token_id("标识")
+    assert 0 <= token_id("安全评估") < 2**31
+
+
+def test_sparse_document_and_query_vectors_share_indices():
+    doc_idx, doc_val = document_vector("提供者应当对生成内容进行标识")
+    q_idx, q_val = query_vector("生成内容 标识")
+    assert set(q_idx) <= set(doc_idx)
+    assert all(v > 0 for v in doc_val) and q_val == [1.0] * len(q_idx)
+
+
+def test_unchanged_corpus_reingests_without_embedding(tmp_path):
+    settings = make_settings(tmp_path / "data", _mini(tmp_path))
+    with Advisor(settings) as advisor:
+        first = advisor.ingest()
+        second = advisor.ingest()
+    assert first.embedded == first.chunks == 7
+    assert (second.embedded, second.deleted, second.payload_updated) == (0, 0, 0)
+    assert second.chunks == 7
+
+
+def test_changed_article_is_replaced_and_removed_instrument_deleted(tmp_path):
+    corpus_dir = _mini(tmp_path)
+    settings = make_settings(tmp_path / "data", corpus_dir)
+    with Advisor(settings) as advisor:
+        advisor.ingest()
+    path = corpus_dir / "instruments" / "mini-gai.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["articles"][0]["en"] = data["articles"][0]["en"] + " (revised translation)"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    (corpus_dir / "instruments" / "mini-pipl.yaml").unlink()
+    with Advisor(settings) as advisor:
+        report = advisor.ingest()
+        assert advisor.store.count() == 4
+    assert (report.embedded, report.deleted) == (1, 4)
+
+
+def test_metadata_change_updates_payload_without_embedding(tmp_path):
+    corpus_dir = _mini(tmp_path)
+    settings = make_settings(tmp_path / "data", corpus_dir)
+    with Advisor(settings) as advisor:
+        advisor.ingest()
+    path = corpus_dir / "instruments" / "mini-pipl.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["source_url"] = "https://example.gov.cn/pipl"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    with Advisor(settings) as advisor:
+        report = advisor.ingest()
+        hits = advisor.retrieve("个人信息", k=3, instruments=["mini-pipl"])
+    assert (report.embedded, report.payload_updated) == (0, 3)
+    assert hits[0].source_url == "https://example.gov.cn/pipl"

@@ -1,0 +1,70 @@
+"""Hybrid retrieval over the real corpus, real embedder and a real embedded Qdrant store."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from advisor.errors import BadQuestion, UnknownInstrument
+
+
+def _keys(hits):
+    return [(h.instrument_id, h.article) for h in hits]
+
+
+def test_english_question_finds_the_cross_border_consent_article(advisor):
+    hits = advisor.retrieve("Do individuals have to give separate consent before their personal information is provided outside China?", k=5)
+    assert ("pipl-2021", 39) in _keys(hits)
+
+
+def test_chinese_question_finds_the_generated_content_labeling_article(advisor):
+    hits = advisor.retrieve("生成式人工智能服务提供者要不要给生成的图片视频加标识？", k=5)
+    assert ("gai-interim-measures-2023", 12) in _keys(hits)
+
+
+def test_hits_carry_both_texts_and_the_official_title(advisor):
+    hit = advisor.retrieve("algorithm filing", k=1)[0]
+    inst = advisor.corpus.instruments[hit.instrument_id]
+    assert hit.regulation == inst.title_zh
+    assert hit.text_zh == inst.article(hit.article).zh and hit.text_en == inst.article(hit.article).en
+
+
+def test_by_default_only_versions_in_force_today_are_returned(advisor):
+    hits = advisor.retrieve("关键信息基础设施的运营者在境内收集的个人信息和重要数据应当在境内存储", k=10)
+    assert "csl-2016" not in {h.instrument_id for h in hits}
+    assert ("csl-2025", 39) in _keys(hits)
+
+
+def test_an_as_of_date_before_the_amendment_uses_the_2016_numbering(advisor):
+    question = "关键信息基础设施的运营者在境内收集的个人信息和重要数据应当在境内存储"
+    hits = advisor.retrieve(question, k=10, as_of=dt.date(2025, 6, 1))
+    assert ("csl-2016", 37) in _keys(hits)
+    assert "csl-2025" not in {h.instrument_id for h in hits}
+
+
+def test_instrument_filter_restricts_hits(advisor):
+    hits = advisor.retrieve("personal information", k=5, instruments=["dsl-2021"])
+    assert hits and {h.instrument_id for h in hits} == {"dsl-2021"}
+
+
+def test_unknown_instrument_is_a_clear_error(advisor):
+    with pytest.raises(UnknownInstrument, match="no-such-law"):
+        advisor.retrieve("personal information", instruments=["no-such-law"])
+
+
+@pytest.mark.parametrize("question", ["", "   \n"])
+def test_empty_question_is_rejected(advisor, question):
+    with pytest.raises(BadQuestion, match="empty"):
+        advisor.retrieve(question)
+
+
+def test_too_long_question_is_rejected_with_the_limit(advisor):
+    with pytest.raises(BadQuestion, match="limit is 2000"):
+        advisor.retrieve("数据" * 1001)
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_single_retrievers_work_alone(advisor, mode):
+    hits = advisor.retrieve("深度合成服务提供者 标识", k=5, mode=mode)
+    assert "deep-synthesis-provisions-2022" in {h.instrument_id for h in hits}
