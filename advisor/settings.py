@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     request_timeout: float = 60.0
     max_retries: int = 3
     local_model_path: Path | None = None
+    local_n_ctx: int = 4096
+    max_answer_tokens: int = 1024
+    prompts_dir: Path = PROJECT_ROOT / "prompts"
 
     @property
     def store_path(self) -> Path:

@@ -49,13 +49,16 @@ def _best(question: str, q_vec: np.ndarray, sentences: list[str], embedder: Embe
     return int(np.argmax(dense + 0.5 * overlap))
 
 
-def select_quotes(question: str, hits: list[Hit], embedder: Embedder) -> list[Citation]:
-    """For each of the top articles, the sentence (zh, and its English counterpart) that best answers."""
+def select_quotes(question: str, hits: list[Hit], embedder: Embedder, limit: int | None = MAX_ARTICLES) -> list[Citation]:
+    """For each of the top articles (all of them if limit is None), the sentence that best answers."""
     if not hits:
         return []
     q_vec = embedder.embed([question])[0]
-    top = hits[0].score
-    chosen = [h for h in hits[:MAX_ARTICLES] if h.score >= 0.3 * top] or hits[:1]
+    if limit is None:
+        chosen = hits
+    else:
+        top = hits[0].score
+        chosen = [h for h in hits[:limit] if h.score >= 0.3 * top] or hits[:1]
     citations = []
     for hit in chosen:
         zh = zh_sentences(hit.text_zh) or [hit.text_zh]

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from typing import Any
+from typing import Any, Iterator
 
 from rich.console import Console
 
 from advisor.compose.answer import Answer
+from advisor.compose.chain import model_answer, stream_answer
+from advisor.compose.templates import Template, get_template, load_templates
 from advisor.compose.offline import offline_answer
 from advisor.corpus import Corpus, load_corpus
-from advisor.errors import BadQuestion
+from advisor.errors import BadQuestion, TemplateError
 from advisor.providers.embedders import Embedder, get_embedder
-from advisor.retrieve.hybrid import Hit, Mode, Retriever
+from advisor.providers.llms import ChatModel, get_chat_model
+from advisor.retrieve.hybrid import Hit, Mode, Retriever, cross_references, merge_rankings
 from advisor.settings import Settings, load_settings
 from advisor.store.qdrant import Store
 from advisor.store.sync import SyncReport, sync
@@ -34,6 +37,7 @@ class Advisor:
         self._embedder: Embedder | None = None
         self._store: Store | None = None
         self._retriever: Retriever | None = None
+        self._models: dict[str, ChatModel | None] = {}
 
     # ---- lazily built parts ------------------------------------------------------------------
     @property
@@ -91,22 +95,91 @@ class Advisor:
                 include_drafts=include_drafts, all_versions=all_versions, mode=mode,
             )
 
-    def ask(
+    def templates(self) -> dict[str, Template]:
+        """The prompt templates (prompts/*.toml), by name."""
+        return load_templates(self.settings.prompts_dir)
+
+    def chat_model(self, provider: str | None = None) -> ChatModel | None:
+        """The configured language model (None: offline). `provider` overrides the setting."""
+        name = provider or self.settings.provider
+        with self._lock:
+            if name not in self._models:
+                self._models[name] = get_chat_model(self.settings.model_copy(update={"provider": name}))
+            return self._models[name]
+
+    def sources(
         self,
-        question: str,
-        k: int | None = None,
+        question: str | None = None,
         *,
+        template: str | None = None,
+        variables: dict[str, str] | None = None,
         lang: str = "en",
         as_of: dt.date | None = None,
         instruments: list[str] | None = None,
-    ) -> Answer:
-        """An answer with verbatim, cited quotes of the articles it rests on."""
+        k: int | None = None,
+    ) -> tuple[str, str, list[Hit]]:
+        """(request for the model, one-line question, retrieved articles + their cross-references)."""
         if lang not in LANGS:
             raise BadQuestion(f"unknown answer language '{lang}'; use en or zh")
         day = as_of or dt.date.today()
-        hits = self.retrieve(question, k or min(self.settings.k, 8), as_of=day, instruments=instruments)
+        k = k or min(self.settings.k, 8)
+        if template:
+            tpl = get_template(self.settings.prompts_dir, template)
+            values = tpl.check(variables or {}, self.settings.max_question_chars)
+            rankings = [self.retrieve(q, 5, as_of=day, instruments=instruments) for q in tpl.render_queries(values)]
+            hits = merge_rankings(rankings, k)
+            request, summary = tpl.render_task(values, lang), tpl.summary(values)
+        else:
+            if variables:
+                raise TemplateError("variables are only used with a template (--template NAME)")
+            hits = self.retrieve(question or "", k, as_of=day, instruments=instruments)
+            request = summary = (question or "").strip()
         with self._lock:
-            return offline_answer(question.strip(), hits, self.embedder, day, lang)
+            hits = hits + cross_references(self.corpus, hits)
+        return request, summary, hits
+
+    def ask(
+        self,
+        question: str | None = None,
+        k: int | None = None,
+        *,
+        template: str | None = None,
+        variables: dict[str, str] | None = None,
+        lang: str = "en",
+        as_of: dt.date | None = None,
+        instruments: list[str] | None = None,
+        provider: str | None = None,
+    ) -> Answer:
+        """An answer whose every citation is checked against the articles it was built from."""
+        day = as_of or dt.date.today()
+        model = self.chat_model(provider)
+        request, summary, hits = self.sources(question, template=template, variables=variables, lang=lang, as_of=day, instruments=instruments, k=k)
+        if model is None:
+            return offline_answer(summary, [h for h in hits if h.score > 0] or hits, self.embedder, day, lang)
+        return model_answer(model, request, summary, hits, self.embedder, day, lang, self.settings.max_answer_tokens)
+
+    def ask_stream(
+        self,
+        question: str | None = None,
+        k: int | None = None,
+        *,
+        template: str | None = None,
+        variables: dict[str, str] | None = None,
+        lang: str = "en",
+        as_of: dt.date | None = None,
+        instruments: list[str] | None = None,
+        provider: str | None = None,
+    ) -> Iterator[str | Answer]:
+        """Checked lines of the answer as they are written, then the final Answer."""
+        day = as_of or dt.date.today()
+        model = self.chat_model(provider)
+        request, summary, hits = self.sources(question, template=template, variables=variables, lang=lang, as_of=day, instruments=instruments, k=k)
+        if model is None:
+            answer = offline_answer(summary, [h for h in hits if h.score > 0] or hits, self.embedder, day, lang)
+            yield answer.text
+            yield answer
+            return
+        yield from stream_answer(model, request, summary, hits, self.embedder, day, lang, self.settings.max_answer_tokens)
 
     def close(self) -> None:
         with self._lock:

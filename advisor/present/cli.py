@@ -102,25 +102,88 @@ def retrieve(
         out.print(f"[dim]{h.text_en}[/dim]\n", highlight=False)
 
 
+def _variables(pairs: Optional[list[str]]) -> dict[str, str]:
+    values = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise AdvisorError(f"--var must look like key=value, not '{pair}'")
+        key, value = pair.split("=", 1)
+        values[key.strip()] = value
+    return values
+
+
 @app.command()
 @friendly
 def ask(
-    question: str,
+    question: Annotated[Optional[str], typer.Argument(help="A free question (or use --template).")] = None,
+    template: Annotated[Optional[str], typer.Option("--template", "-t", help="A prompt template: see `advisor templates`.")] = None,
+    var: Annotated[Optional[list[str]], typer.Option("--var", help="A template variable as key=value; repeatable.")] = None,
     k: K = None,
     lang: Annotated[str, typer.Option(help="Answer language: en or zh.")] = "en",
     as_of: AsOf = None,
     instrument: Instruments = None,
+    provider: Annotated[Optional[str], typer.Option(help="Model provider (default from settings): see `advisor providers`.")] = None,
+    stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it is written (checked line by line).")] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Answer QUESTION with verbatim, cited articles."""
+    """Answer QUESTION (or a template) with verbatim, cited articles."""
+    if template is None and question is None:
+        raise AdvisorError("give a QUESTION or --template NAME (see `advisor templates`)")
     with _advisor() as advisor:
-        answer = advisor.ask(question, k, lang=lang, as_of=_date(as_of), instruments=instrument)
+        options = dict(template=template, variables=_variables(var), lang=lang, as_of=_date(as_of), instruments=instrument, provider=provider)
+        if stream and not as_json:
+            answer = None
+            for piece in advisor.ask_stream(question, k, **options):
+                if isinstance(piece, str):
+                    sys.stdout.write(piece)
+                    sys.stdout.flush()
+                else:
+                    answer = piece
+            sys.stdout.write("\n")
+        else:
+            answer = advisor.ask(question, k, **options)
+            if as_json:
+                _print_json(answer.to_dict())
+                return
+            out.print(answer.text, highlight=False)
+    if answer is not None and answer.citations and (stream or not as_json) and answer.provider != "offline":
+        out.print("\n[bold]Citations[/bold]", highlight=False)
+        for c in answer.citations:
+            out.print(f"- 《{c.regulation}》第{c.article}条: 「{c.quote}」", highlight=False)
+    for w in answer.warnings if answer else []:
+        err.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+
+
+@app.command("templates")
+@friendly
+def templates_command(as_json: AsJson = False) -> None:
+    """The prompt templates and their variables."""
+    from advisor.compose.templates import load_templates
+
+    templates = load_templates(load_settings().prompts_dir)
     if as_json:
-        _print_json(answer.to_dict())
+        _print_json([{"name": t.name, "title": t.title, "description": t.description, "variables": t.variables} for t in templates.values()])
         return
-    out.print(answer.text, highlight=False)
-    for w in answer.warnings:
-        err.print(f"[yellow]warning:[/yellow] {w}")
+    for t in templates.values():
+        out.print(f"[bold]{t.name}[/bold]: {t.description}", highlight=False)
+        for name, help_text in t.variables.items():
+            out.print(f"    --var {name}=...   {help_text}", highlight=False)
+
+
+@app.command("providers")
+@friendly
+def providers_command(as_json: AsJson = False) -> None:
+    """Model providers, their defaults, and whether their API key is set."""
+    from advisor.providers.llms import describe_providers
+
+    rows = describe_providers(load_settings())
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("provider", "default model", "base URL", "key variable", "ready")
+    for r in rows:
+        table.add_row(r["name"], r["model"] or "-", r["base_url"] or "-", r["key_env"] or "-", "yes" if r["configured"] else "no key")
+    out.print(table)
 
 
 @corpus_app.command("check")

@@ -158,3 +158,49 @@ class Retriever:
             if len(hits) == k:
                 break
         return list(hits.values())
+
+
+def merge_rankings(rankings: list[list[Hit]], k: int, rrf_k: int = 60) -> list[Hit]:
+    """Fuse several ranked hit lists (one per query) by reciprocal rank; one hit per article."""
+    scores: dict[tuple[str, int], float] = {}
+    first: dict[tuple[str, int], Hit] = {}
+    for ranking in rankings:
+        for rank, hit in enumerate(ranking):
+            key = (hit.instrument_id, hit.article)
+            scores[key] = scores.get(key, 0.0) + 1.0 / (rrf_k + rank + 1)
+            first.setdefault(key, hit)
+    ordered = sorted(scores, key=lambda key: -scores[key])[:k]
+    out = []
+    for key in ordered:
+        hit = first[key]
+        hit = Hit(**{**hit.to_dict(), "score": round(scores[key], 6)})
+        out.append(hit)
+    return out
+
+
+def cross_references(corpus: Corpus, hits: list[Hit], limit: int = 4) -> list[Hit]:
+    """Articles that the hits refer to (article-level references only), as extra hits with score 0."""
+    have = {(h.instrument_id, h.article) for h in hits}
+    extra: list[Hit] = []
+    for hit in hits:
+        art = corpus.instruments[hit.instrument_id].article(hit.article)
+        for ref in art.refs if art else []:
+            if ref.article is None:
+                continue
+            target_id = ref.instrument or hit.instrument_id  # refs name the exact version they mean
+            inst = corpus.instruments[target_id]
+            target = inst.article(ref.article)
+            key = (target_id, ref.article)
+            if target is None or key in have:
+                continue
+            have.add(key)
+            extra.append(Hit(
+                regulation=inst.title_zh, regulation_en=inst.title_en, short_en=inst.short_en, instrument_id=inst.id,
+                article=target.number, heading_zh=target.heading_zh, score=0.0, text_zh=target.zh, text_en=target.en,
+                matched_zh=target.zh, chapter=target.chapter, status=inst.status.value,
+                effective=inst.effective.isoformat() if inst.effective else None, source_url=inst.source_url,
+                verified=target.number not in inst.verification.unverified_articles,
+            ))
+            if len(extra) >= limit:
+                return extra
+    return extra

@@ -1,0 +1,1 @@
+"""Evaluation of the advisor against the hand-written gold set (evals/gold/gold.jsonl)."""

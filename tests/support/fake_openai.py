@@ -1,0 +1,89 @@
+"""A small real OpenAI-compatible HTTP server on 127.0.0.1 whose behaviour each test scripts."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FakeOpenAI:
+    """Serves /v1/chat/completions. `script` is a list of behaviours used in turn (the last repeats):
+    ("ok", text) | ("stream", text) | ("status", code) | ("sleep", seconds) | ("raw", body) | ("echo_auth", code)
+    """
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.requests: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_GET(self):
+                self._send(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                outer.requests.append({"body": body, "auth": self.headers.get("Authorization")})
+                kind, arg = outer.script[min(len(outer.requests) - 1, len(outer.script) - 1)]
+                if kind == "ok":
+                    self._send(200, outer.completion(arg))
+                elif kind == "stream":
+                    self._stream(arg)
+                elif kind == "status":
+                    self._send(arg, {"error": {"message": "scripted failure", "type": "server_error"}})
+                elif kind == "echo_auth":
+                    self._send(arg, {"error": {"message": f"bad key {self.headers.get('Authorization')}"}})
+                elif kind == "sleep":
+                    time.sleep(arg)
+                    self._send(200, outer.completion("too late"))
+                elif kind == "raw":
+                    self._raw(200, arg.encode())
+
+            def _send(self, code, payload):
+                self._raw(code, json.dumps(payload).encode(), "application/json")
+
+            def _raw(self, code, data, ctype="application/json"):
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(data)))
+                    if code == 429:
+                        self.send_header("Retry-After", "0")
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def _stream(self, text):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for i in range(0, len(text), 7):
+                    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "fake",
+                             "choices": [{"index": 0, "delta": {"content": text[i:i + 7]}, "finish_reason": None}]}
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @staticmethod
+    def completion(text):
+        return {"id": "c", "object": "chat.completion", "created": 0, "model": "fake",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
