@@ -55,7 +55,9 @@ class Settings(BaseSettings):
 
     # retrieval
     k: int = 10
-    prefetch: int = 40
+    prefetch: int = 60
+    fusion: str = Field("rrf", pattern="^(rrf|rrf-lang)$", description="rrf: both dense vectors + sparse; rrf-lang: the question language's vector + sparse")
+    sparse_weight: int = Field(1, ge=1, le=4)
     max_question_chars: int = 2000
 
     # answering
@@ -69,6 +71,27 @@ class Settings(BaseSettings):
     local_n_ctx: int = 4096
     max_answer_tokens: int = 1024
     prompts_dir: Path = PROJECT_ROOT / "prompts"
+
+    # HTTP API and chat app
+    host: str = "127.0.0.1"
+    port: int = 7860
+    api_token: SecretStr | None = Field(None, description="bearer token required by the HTTP API when set")
+    max_body_bytes: int = 64_000
+    concurrency: int = 4
+
+    # chat-platform bots (see advisor/present/bots)
+    feishu_app_id: str | None = None
+    feishu_app_secret: SecretStr | None = None
+    feishu_verification_token: SecretStr | None = None
+    feishu_encrypt_key: SecretStr | None = None
+    feishu_api_base: str = "https://open.feishu.cn"
+    dingtalk_app_secret: SecretStr | None = None
+    wecom_token: SecretStr | None = None
+    wecom_encoding_aes_key: SecretStr | None = None
+    wecom_corp_id: str | None = None
+    wecom_corp_secret: SecretStr | None = None
+    wecom_agent_id: int | None = None
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
 
     @property
     def store_path(self) -> Path:

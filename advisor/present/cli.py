@@ -154,6 +154,20 @@ def ask(
         err.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
 
 
+@app.command()
+@friendly
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Interface to listen on (default from settings: 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default 7860).")] = None,
+    no_ui: Annotated[bool, typer.Option("--no-ui", help="Only the HTTP API, without the chat app.")] = False,
+) -> None:
+    """Start the chat app and the HTTP API (ingests first if needed) and print the URL."""
+    from advisor.present.http import serve as run_server
+
+    with _advisor() as advisor:
+        run_server(advisor, host, port, ui=not no_ui)
+
+
 @app.command("templates")
 @friendly
 def templates_command(as_json: AsJson = False) -> None:
@@ -263,6 +277,11 @@ def corpus_show(instrument_id: str, article: Annotated[Optional[int], typer.Argu
     out.print(art.zh + "\n", highlight=False)
     out.print(art.en, highlight=False)
     out.print(f"[dim]{inst.translation}[/dim]", highlight=False)
+
+
+from advisor.present.cli_eval import eval_command  # noqa: E402  (needs `friendly` above)
+
+app.command("eval")(eval_command)
 
 
 def main() -> None:  # console script entry point

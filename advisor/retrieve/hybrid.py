@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -46,6 +47,16 @@ class Hit:
     @property
     def label(self) -> str:
         return f"《{self.regulation}》{self.heading_zh}"
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def question_language(text: str) -> str:
+    """'zh' when a fair share of the question is Chinese characters, else 'en'."""
+    letters = [c for c in text if c.isalpha()]
+    cjk = sum(1 for c in letters if _CJK.match(c))
+    return "zh" if letters and cjk / len(letters) >= 0.2 else "en"
 
 
 def check_question(question: str, settings: Settings) -> str:
@@ -127,12 +138,17 @@ class Retriever:
             self._checked = True
         day = None if all_versions else (as_of or dt.date.today())
         flt = self._filter(day, instruments, status, include_drafts)
-        dense = sparse = None
+        dense_zh = dense_en = sparse = None
         if mode in ("hybrid", "dense"):
-            dense = self.embedder.embed([text])[0].tolist()
+            vector = self.embedder.embed([text])[0].tolist()
+            lang = question_language(text)
+            # "rrf-lang": only the vector of the question's language; "rrf": both languages' vectors
+            dense_zh = vector if self.settings.fusion == "rrf" or lang == "zh" or mode == "dense" else None
+            dense_en = vector if self.settings.fusion == "rrf" or lang == "en" or mode == "dense" else None
         if mode in ("hybrid", "sparse"):
             sparse = query_vector(text)
-        points = self.store.hybrid(dense, dense, sparse, flt, limit=k * 3, prefetch=max(self.settings.prefetch, k * 3))
+        depth = max(self.settings.prefetch, k * 3)
+        points = self.store.hybrid(dense_zh, dense_en, sparse, flt, limit=depth, prefetch=depth, sparse_weight=self.settings.sparse_weight)
         return self._collapse(points, k)
 
     def _collapse(self, points: list[qm.ScoredPoint], k: int) -> list[Hit]:

@@ -172,15 +172,20 @@ class Store:
         flt: qm.Filter | None,
         limit: int,
         prefetch: int,
+        sparse_weight: int = 1,
     ) -> list[qm.ScoredPoint]:
-        """Fuse whichever of the three searches are given with reciprocal rank fusion."""
+        """Fuse whichever of the three searches are given with reciprocal rank fusion.
+
+        `sparse_weight` > 1 counts the sparse ranking that many times in the fusion.
+        """
         branches = []
         if dense_zh is not None:
             branches.append(qm.Prefetch(query=dense_zh, using=DENSE_ZH, limit=prefetch, filter=flt))
         if dense_en is not None:
             branches.append(qm.Prefetch(query=dense_en, using=DENSE_EN, limit=prefetch, filter=flt))
         if sparse is not None and sparse[0]:
-            branches.append(qm.Prefetch(query=qm.SparseVector(indices=sparse[0], values=sparse[1]), using=SPARSE, limit=prefetch, filter=flt))
+            branch = qm.Prefetch(query=qm.SparseVector(indices=sparse[0], values=sparse[1]), using=SPARSE, limit=prefetch, filter=flt)
+            branches += [branch] * (max(1, sparse_weight) if len(branches) else 1)
         if not branches:
             return []
         if len(branches) == 1:
