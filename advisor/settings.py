@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     k: int = 10
     prefetch: int = 60
     fusion: str = Field("rrf", pattern="^(rrf|rrf-lang)$", description="rrf: both dense vectors + sparse; rrf-lang: the question language's vector + sparse")
-    sparse_weight: int = Field(1, ge=1, le=4)
+    sparse_weight: int = Field(2, ge=1, le=4, description="how many times the sparse ranking counts in the fusion")
     max_question_chars: int = 2000
 
     # answering
@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     local_model_path: Path | None = None
     local_n_ctx: int = 4096
     max_answer_tokens: int = 1024
+    answer_sources: int = Field(8, ge=1, le=30, description="articles given to the model (plus up to 3 cross-references)")
     prompts_dir: Path = PROJECT_ROOT / "prompts"
 
     # HTTP API and chat app

@@ -49,9 +49,16 @@ def test_a_valid_citation_and_verbatim_quote_survive(advisor, sources):
 
 
 def test_a_citation_to_a_source_that_was_not_given_is_removed(advisor, sources):
-    result, _ = answer(advisor, sources, [("ok", "Labels are required [S99].")])
-    assert result.citations == [] and "[S99]" not in result.text
+    result, _ = answer(advisor, sources, [("ok", "Labels are required [S1]. Fines are unlimited [S99].")])
+    assert [(c.instrument_id, c.article) for c in result.citations] == [(sources[0].instrument_id, sources[0].article)]
+    assert "[S99]" not in result.text
     assert any("[S99]" in w for w in result.warnings)
+
+
+def test_an_answer_citing_nothing_is_replaced_by_extracted_text(advisor, sources):
+    result, _ = answer(advisor, sources, [("ok", "Sure! Everything is allowed, no rules apply.")])
+    assert result.provider == "offline" and "Everything is allowed" not in result.text
+    assert any("cited no retrieved article" in w for w in result.warnings)
 
 
 def test_a_quote_that_is_not_in_the_article_is_removed(advisor, sources):
@@ -65,7 +72,7 @@ def test_a_quote_that_is_not_in_the_article_is_removed(advisor, sources):
 
 
 def test_articles_named_in_prose_but_not_retrieved_are_flagged(advisor, sources):
-    result, _ = answer(advisor, sources, [("ok", "See also 《中华人民共和国网络安全法》第九十九条.")])
+    result, _ = answer(advisor, sources, [("ok", "Labels are required [S1]. See also 《中华人民共和国网络安全法》第九十九条.")])
     assert "(unverified)" in result.text
     assert any("第九十九条" in w for w in result.warnings)
 

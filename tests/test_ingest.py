@@ -104,3 +104,26 @@ def test_metadata_change_updates_payload_without_embedding(tmp_path):
         hits = advisor.retrieve("个人信息", k=3, instruments=["mini-pipl"])
     assert (report.embedded, report.payload_updated) == (0, 3)
     assert hits[0].source_url == "https://example.gov.cn/pipl"
+
+
+def test_a_draft_is_never_returned_as_law_unless_asked_for(tmp_path):
+    corpus_dir = _mini(tmp_path)
+    data = yaml.safe_load((corpus_dir / "instruments" / "mini-gai.yaml").read_text(encoding="utf-8"))
+    data.update(id="mini-draft", status="draft", kind="draft", effective=None, title_zh="生成式人工智能服务管理办法（征求意见稿）")
+    (corpus_dir / "instruments" / "mini-draft.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    with Advisor(make_settings(tmp_path / "data", corpus_dir)) as advisor:
+        advisor.ingest()
+        default = {h.instrument_id for h in advisor.retrieve("生成式人工智能", k=10)}
+        every_version = {h.instrument_id for h in advisor.retrieve("生成式人工智能", k=10, all_versions=True)}
+        with_drafts = {h.instrument_id for h in advisor.retrieve("生成式人工智能", k=10, include_drafts=True)}
+    assert "mini-draft" not in default and "mini-draft" not in every_version
+    assert "mini-draft" in with_drafts
+
+
+def test_versions_apply_on_their_own_side_of_an_effective_date():
+    import datetime as dt
+
+    corpus = load_corpus(CORPUS)
+    old, new = corpus.instruments["csl-2016"], corpus.instruments["csl-2025"]
+    assert corpus.applies(old, dt.date(2025, 12, 31)) and not corpus.applies(new, dt.date(2025, 12, 31))
+    assert corpus.applies(new, dt.date(2026, 1, 1)) and not corpus.applies(old, dt.date(2026, 1, 1))

@@ -68,3 +68,21 @@ def test_too_long_question_is_rejected_with_the_limit(advisor):
 def test_single_retrievers_work_alone(advisor, mode):
     hits = advisor.retrieve("深度合成服务提供者 标识", k=5, mode=mode)
     assert "deep-synthesis-provisions-2022" in {h.instrument_id for h in hits}
+
+
+def test_cross_referenced_articles_are_followed(advisor):
+    from advisor.retrieve.hybrid import cross_references
+
+    hits = advisor.retrieve("任何组织和个人不得删除、篡改、隐匿深度合成标识", k=1, instruments=["deep-synthesis-provisions-2022"])
+    assert (hits[0].instrument_id, hits[0].article) == ("deep-synthesis-provisions-2022", 18)
+    extra = cross_references(advisor.corpus, hits)
+    assert {(h.instrument_id, h.article) for h in extra} == {("deep-synthesis-provisions-2022", 16), ("deep-synthesis-provisions-2022", 17)}
+    assert all(h.score == 0.0 for h in extra)
+
+
+def test_every_recorded_cross_reference_resolves(advisor):
+    for inst in advisor.corpus:
+        for art in inst.articles:
+            for ref in art.refs:
+                target = advisor.corpus.instruments[ref.instrument or inst.id]
+                assert ref.article is None or target.article(ref.article) is not None, (inst.id, art.number, ref)

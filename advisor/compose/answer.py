@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from advisor.corpus import to_chinese_numeral
 from advisor.retrieve.hybrid import Hit
 
 DISCLAIMER_EN = "This is not legal advice; the Chinese text of each regulation is authoritative."
@@ -22,6 +23,11 @@ class Citation:
     status: str = ""
     effective: str | None = None
     source_url: str | None = ""
+
+    @property
+    def label(self) -> str:
+        """《official title》第N条, as cited in Chinese."""
+        return f"《{self.regulation}》第{to_chinese_numeral(self.article)}条"
 
     @classmethod
     def from_hit(cls, hit: Hit, quote: str, quote_en: str = "") -> "Citation":

@@ -122,7 +122,7 @@ class Advisor:
         if lang not in LANGS:
             raise BadQuestion(f"unknown answer language '{lang}'; use en or zh")
         day = as_of or dt.date.today()
-        k = k or min(self.settings.k, 8)
+        k = k or self.settings.answer_sources
         if template:
             tpl = get_template(self.settings.prompts_dir, template)
             values = tpl.check(variables or {}, self.settings.max_question_chars)
@@ -135,7 +135,7 @@ class Advisor:
             hits = self.retrieve(question or "", k, as_of=day, instruments=instruments)
             request = summary = (question or "").strip()
         with self._lock:
-            hits = hits + cross_references(self.corpus, hits)
+            hits = hits + cross_references(self.corpus, hits, limit=3)
         return request, summary, hits
 
     def ask(

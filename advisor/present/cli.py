@@ -132,13 +132,17 @@ def ask(
     with _advisor() as advisor:
         options = dict(template=template, variables=_variables(var), lang=lang, as_of=_date(as_of), instruments=instrument, provider=provider)
         if stream and not as_json:
-            answer = None
+            answer, streamed = None, ""
             for piece in advisor.ask_stream(question, k, **options):
                 if isinstance(piece, str):
+                    streamed += piece
                     sys.stdout.write(piece)
                     sys.stdout.flush()
                 else:
                     answer = piece
+            if answer is not None and not answer.text.startswith(streamed.rstrip()[:40]):
+                # the streamed text was withdrawn (provider failure or an answer citing nothing)
+                sys.stdout.write("\n---\n" + answer.text)
             sys.stdout.write("\n")
         else:
             answer = advisor.ask(question, k, **options)
@@ -149,7 +153,7 @@ def ask(
     if answer is not None and answer.citations and (stream or not as_json) and answer.provider != "offline":
         out.print("\n[bold]Citations[/bold]", highlight=False)
         for c in answer.citations:
-            out.print(f"- 《{c.regulation}》第{c.article}条: 「{c.quote}」", highlight=False)
+            out.print(f"- {c.label}: 「{c.quote}」", highlight=False)
     for w in answer.warnings if answer else []:
         err.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
 

@@ -112,7 +112,8 @@ def answer_markdown(answer: Answer) -> str:
         for c in answer.citations:
             status = f" ({c.status}, effective {c.effective})" if c.effective else ""
             link = f" [{c.source_url}]({c.source_url})" if c.source_url else ""
-            lines.append(f"- 《{c.regulation}》第{c.article}条{status}: 「{c.quote}」{link}")
+            quote = "" if answer.provider == "offline" else f": 「{c.quote}」"  # offline text already quotes
+            lines.append(f"- {c.label}{status}{quote}{link}")
     for w in answer.warnings:
         lines.append(f"> warning: {w}")
     lines.append(f"\n_as of {answer.as_of.isoformat()}, {answer.provider}_")

@@ -79,6 +79,17 @@ def model_path(settings: Settings) -> Path:
     return assemble(target)
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Linux: the server gets SIGTERM when the process that started it dies, however it dies."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -97,6 +108,8 @@ def start_server(gguf: Path, threads: int = 2, n_ctx: int = 4096, timeout: float
         [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
          "--n_ctx", str(n_ctx), "--n_threads", str(threads), "--model_alias", "local"],
         stdout=log, stderr=subprocess.STDOUT,
+        # the death signal follows the starting *thread*, so only tie it to the main thread
+        preexec_fn=_die_with_parent if sys.platform == "linux" and threading.current_thread() is threading.main_thread() else None,
     )
     base = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + timeout

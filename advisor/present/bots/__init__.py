@@ -73,7 +73,7 @@ def format_reply(answer: Answer, limit: int) -> str:
                 quote = " ".join(c.quote.split())
                 if quote_chars and len(quote) > quote_chars:
                     quote = quote[:quote_chars].rstrip() + ELLIPSIS
-                lines.append(f"《{c.regulation}》第{c.article}条: 「{quote}」")
+                lines.append(f"{c.label}: 「{quote}」")
             parts.append(heading + "\n" + "\n".join(lines))
         if answer.warnings:
             parts.append("\n".join(f"⚠ {w}" for w in answer.warnings))
