@@ -1,7 +1,8 @@
 """Check every citation a model wrote against the sources it was given; drop what fails.
 
-The model cites sources as [S1], [S2] ... and quotes Chinese text inside 「」 right before the marker.
-A marker must name a source that was given (retrieved articles and their cross-references); a quote
+The model cites a source by the tag printed above it, [<instrument id> art. <N>] (the format a 1.5B
+model copied most reliably in our measurements), and quotes Chinese text inside 「」 right before the
+tag. A tag must name a source that was given (retrieved articles and their cross-references); a quote
 must be a verbatim substring of the source it is attributed to (whitespace and full/half-width forms
 ignored). Articles named in prose (《…》第N条) that were not among the sources are flagged.
 """
@@ -16,7 +17,14 @@ from advisor.compose.answer import Citation
 from advisor.corpus import to_chinese_numeral
 from advisor.retrieve.hybrid import Hit
 
-MARKER = re.compile(r"[\[【]\s*(S\d+(?:\s*[,，、]\s*S\d+)*)\s*[\]】]")
+_TAG = r"[a-z0-9]+(?:-[a-z0-9]+)*\s+art(?:icle)?\.?\s*\d+"
+MARKER = re.compile(r"[\[【]\s*(" + _TAG + r"(?:\s*[,，、;；]\s*" + _TAG + r")*)\s*[\]】]", re.IGNORECASE)
+_TAG_PARTS = re.compile(r"([a-z0-9]+(?:-[a-z0-9]+)*)\s+art(?:icle)?\.?\s*(\d+)", re.IGNORECASE)
+
+
+def citation_tag(hit: Hit) -> str:
+    """The tag the model copies to cite a source: [pipl-2021 art. 39]."""
+    return f"[{hit.instrument_id} art. {hit.article}]"
 QUOTE = re.compile(r"「([^」\n]{2,})」")
 MENTION = re.compile(r"《([^》\n]{2,40})》\s*第([一二三四五六七八九十百零〇]+)条")
 
@@ -47,8 +55,11 @@ class CitationChecker:
         return f"〔{hit.short_en} Art. {hit.article} /《{hit.regulation}》{hit.heading_zh}〕"
 
     def _source(self, tag: str) -> Hit | None:
-        n = int(tag[1:])
-        return self.sources[n - 1] if 1 <= n <= len(self.sources) else None
+        m = _TAG_PARTS.fullmatch(tag.strip())
+        if not m:
+            return None
+        key = (m.group(1).lower(), int(m.group(2)))
+        return next((h for h in self.sources if (h.instrument_id, h.article) == key), None)
 
     def _cite(self, index: int, quote: str | None) -> None:
         hit = self.sources[index]
@@ -64,7 +75,7 @@ class CitationChecker:
         pending_quotes = [(m.start(), m.end(), m.group(1)) for m in QUOTE.finditer(line)]
         for m in MARKER.finditer(line):
             segment = line[pos:m.start()]
-            tags = [t.strip() for t in re.split(r"[,，、]", m.group(1))]
+            tags = [t.strip() for t in re.split(r"[,，、;；]", m.group(1))]
             valid = [(t, self._source(t)) for t in tags]
             good = [(t, h) for t, h in valid if h is not None]
             for t, h in valid:

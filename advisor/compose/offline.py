@@ -88,6 +88,8 @@ def render(citations: list[Citation], hits: list[Hit], as_of: dt.date, lang: str
 
 
 def offline_answer(question: str, hits: list[Hit], embedder: Embedder, as_of: dt.date, lang: str = "en", provider: str = "offline") -> Answer:
+    """Verbatim extracts of the retrieved articles (cross-references, scored 0, only if nothing else)."""
+    hits = [h for h in hits if h.score > 0] or hits
     citations = select_quotes(question, hits, embedder)
     answer = Answer(render(citations, hits, as_of, lang), citations, as_of, provider, lang, hits=hits)
     answer.warnings += unverified_warnings(citations, hits)

@@ -138,6 +138,12 @@ class Advisor:
             hits = hits + cross_references(self.corpus, hits, limit=3)
         return request, summary, hits
 
+    def _plan(self, question, k, template, variables, lang, as_of, instruments, provider):
+        day = as_of or dt.date.today()
+        model = self.chat_model(provider)
+        request, summary, hits = self.sources(question, template=template, variables=variables, lang=lang, as_of=day, instruments=instruments, k=k)
+        return model, request, summary, hits, day
+
     def ask(
         self,
         question: str | None = None,
@@ -151,35 +157,26 @@ class Advisor:
         provider: str | None = None,
     ) -> Answer:
         """An answer whose every citation is checked against the articles it was built from."""
-        day = as_of or dt.date.today()
-        model = self.chat_model(provider)
-        request, summary, hits = self.sources(question, template=template, variables=variables, lang=lang, as_of=day, instruments=instruments, k=k)
+        model, request, summary, hits, day = self._plan(question, k, template, variables, lang, as_of, instruments, provider)
         if model is None:
-            return offline_answer(summary, [h for h in hits if h.score > 0] or hits, self.embedder, day, lang)
+            return offline_answer(summary, hits, self.embedder, day, lang)
         return model_answer(model, request, summary, hits, self.embedder, day, lang, self.settings.max_answer_tokens)
 
-    def ask_stream(
-        self,
-        question: str | None = None,
-        k: int | None = None,
-        *,
-        template: str | None = None,
-        variables: dict[str, str] | None = None,
-        lang: str = "en",
-        as_of: dt.date | None = None,
-        instruments: list[str] | None = None,
-        provider: str | None = None,
-    ) -> Iterator[str | Answer]:
-        """Checked lines of the answer as they are written, then the final Answer."""
-        day = as_of or dt.date.today()
-        model = self.chat_model(provider)
-        request, summary, hits = self.sources(question, template=template, variables=variables, lang=lang, as_of=day, instruments=instruments, k=k)
+    def ask_stream(self, question: str | None = None, k: int | None = None, **options: Any) -> Iterator[str | Answer]:
+        """Like ask(), but yields checked lines of the answer as they are written, then the final Answer."""
+        unknown = set(options) - {"template", "variables", "lang", "as_of", "instruments", "provider"}
+        if unknown:
+            raise TypeError(f"ask_stream() got unexpected option(s): {', '.join(sorted(unknown))}")
+        model, request, summary, hits, day = self._plan(
+            question, k, options.get("template"), options.get("variables"), options.get("lang", "en"),
+            options.get("as_of"), options.get("instruments"), options.get("provider"),
+        )
         if model is None:
-            answer = offline_answer(summary, [h for h in hits if h.score > 0] or hits, self.embedder, day, lang)
+            answer = offline_answer(summary, hits, self.embedder, day, options.get("lang", "en"))
             yield answer.text
             yield answer
             return
-        yield from stream_answer(model, request, summary, hits, self.embedder, day, lang, self.settings.max_answer_tokens)
+        yield from stream_answer(model, request, summary, hits, self.embedder, day, options.get("lang", "en"), self.settings.max_answer_tokens)
 
     def close(self) -> None:
         with self._lock:
