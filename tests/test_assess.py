@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -67,6 +66,16 @@ def test_every_obligation_cites_existing_articles_and_unverified_ones_carry_a_ca
         unverified = [r for r in ob.spec.rests_on if r.article in corpus.instruments[r.instrument].verification.unverified_articles]
         if unverified:
             assert ob.spec.caveat is not None and "unverified" in ob.spec.caveat.en, ob.id
+
+
+def test_every_chinese_quote_in_why_is_verbatim_from_a_cited_article(corpus, book):
+    import re
+
+    for rule in [*book.scopes.values(), *book.obligations.values()]:
+        texts = [corpus.instruments[r.instrument].article(r.article).zh.replace("\n", "") for r in rule.spec.rests_on]
+        for quote in re.findall(r'"([^"]*)"', rule.spec.why):
+            if re.search(r"[\u4e00-\u9fff]", quote):
+                assert any(quote in t for t in texts), (rule.id, quote)
 
 
 def test_labeling_rests_only_on_gai_12_and_deep_synthesis_16_to_18(book):

@@ -75,8 +75,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping, Optional
 
@@ -229,7 +230,7 @@ def _field_info(annotation: Any) -> FieldInfo | None:
     if origin is list:
         inner = _field_info(args[0])
         return FieldInfo("list", inner.choices if inner else None)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and type(None) in args:
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
         inner = _field_info(next(a for a in args if a is not type(None)))
         return FieldInfo(inner.kind, inner.choices, nullable=True) if inner else None
     return None
@@ -317,19 +318,21 @@ def parse_profile(data: Any, source: str = "profile") -> Profile:
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
-        parts = []
+        parts, listed = [], False
         for err in exc.errors():
             loc = [p for p in err["loc"]]
             path = ".".join(str(p) for p in loc)
             if err["type"] == "extra_forbidden":
                 parent = _submodel(loc[:-1])
                 where = "" if parent is Profile else f" of {'.'.join(str(p) for p in loc[:-1])}"
+                listed = listed or parent is Profile
                 parts.append(f"unknown field '{path}' (valid fields{where}: {_valid_fields(parent)})")
             elif not loc:
                 parts.append(str(err["msg"]).removeprefix("Value error, "))
             else:
                 parts.append(f"field '{path}': {err['msg']} (got {err.get('input')!r})")
-        raise ProfileError(f"{source}: " + "; ".join(parts) + f" | valid fields: {_valid_fields(Profile)}") from None
+        tail = "" if listed else f" | valid fields: {_valid_fields(Profile)}"
+        raise ProfileError(f"{source}: " + "; ".join(parts) + tail) from None
 
 
 def load_profile(path: Path | str) -> Profile:
@@ -760,6 +763,10 @@ def _profile_warnings(profile: Profile, facts: Mapping[str, Any]) -> list[str]:
             and not (profile.cross_border.subjects or profile.cross_border.sensitive_subjects)):
         notes.append("data_storage is 'both' but cross_border.subjects is 0: personal information stored abroad is provided "
                      "abroad; give the number of individuals concerned so the thresholds can be checked")
+    if profile.platforms and profile.features.publishes_ai_content:
+        notes.append(f"publishes AI-generated content on {', '.join(profile.platforms)}: keep the generating service's labels "
+                     "(Deep Synthesis Art. 18); recommendation platforms must themselves label unlabelled synthetic information "
+                     "before passing it on (ARP Art. 9 para. 1). The platforms' own rules are not in the corpus")
     if profile.internal_only and facts["features.generative"]:
         notes.append("internal_only: the Generative AI Measures do not apply to R&D or use not offered to the public "
                      "(GAI Art. 2 para. 3); they will as soon as the service is opened to the public in China")
@@ -844,6 +851,23 @@ _LABELS = {
 _LEVEL_ZH = {"low": "低", "medium": "中", "high": "高", "critical": "严重"}
 
 
+def _reason(text: str, zh: bool) -> str:
+    """Reasons are profile facts (code, language-neutral); only the engine's own phrases are translated."""
+    if not zh:
+        return text
+    for en, cn in ((" does not apply", "：不适用"), (" applies", "：适用")):
+        if text.startswith(("scope ", "obligation ")) and text.endswith(en):
+            head = text[: -len(en)].replace("scope ", "范围 ", 1).replace("obligation ", "义务 ", 1)
+            return head + cn
+    if text.startswith("no instrument it rests on is in force on "):
+        return f"所依据的文件在{text.rsplit(' ', 1)[1]}均未生效"
+    return text
+
+
+def _reasons(reasons, zh: bool) -> str:
+    return "; ".join(_reason(r, zh) for r in reasons)
+
+
 def _quote(text: str) -> list[str]:
     return [f"> {line}" if line else ">" for line in text.splitlines()]
 
@@ -859,20 +883,20 @@ def _markdown(a: Assessment, lang: str) -> str:
         out.append(f"- {L['none']}")
     for d in a.risk_drivers:
         lvl = _LEVEL_ZH[d.level] if zh else d.level
-        out.append(f"- **{lvl}** ({d.rule}): {d.zh if zh else d.en} [{'; '.join(d.facts)}]")
+        out.append(f"- **{lvl}** ({d.rule}): {d.zh if zh else d.en} [{_reasons(d.facts, zh)}]")
     out += ["", f"## {L['scope']}", ""]
     for s in a.scopes:
         mark = "✓" if s.applies else "✗"
         title = s.title_zh if zh else s.title_en
         cites = "; ".join(c.label_zh if zh else c.label_en for c in s.citations)
-        out.append(f"- {mark} {title} (`{s.id}`: {L['applies'] if s.applies else L['not_applies']}; {cites}): {'; '.join(s.reasons)}")
+        out.append(f"- {mark} {title} (`{s.id}`: {L['applies'] if s.applies else L['not_applies']}; {cites}): {_reasons(s.reasons, zh)}")
     for key, group in (("applicable", a.applicable), ("confirm", a.to_confirm)):
         out += ["", f"## {L[key]} ({len(group)})", ""]
         for f in group:
             out += _finding_md(f, L, zh)
     out += ["", f"## {L['not_applicable']} ({len(a.not_applicable)})", ""]
     for f in a.not_applicable:
-        out.append(f"- `{f.id}` {f.title_zh if zh else f.title_en}: {'; '.join(f.reasons)}")
+        out.append(f"- `{f.id}` {f.title_zh if zh else f.title_en}: {_reasons(f.reasons, zh)}")
     out += ["", f"## {L['roadmap']}", ""]
     for m, steps in a.months():
         heading = L["month"].format(n=m) if zh else f"{L['month']} {m}"
@@ -894,7 +918,7 @@ def _finding_md(f: Finding, L: dict, zh: bool) -> list[str]:
     lang = "zh" if zh else "en"
     out = [f"### {f.title_zh if zh else f.title_en} (`{f.id}`)", "",
            f"- {L['binds']}: {', '.join(f.binds)} · {L['stage']}: {f.stage}",
-           f"- {L['why']}: {'; '.join(f.reasons)}"]
+           f"- {L['why']}: {_reasons(f.reasons, zh)}"]
     if f.confirm:
         out.append(f"- {L['question']}: {f.confirm[lang]}")
     out.append(f"- {L['todo']}: {f.what_to_do[lang]}")

@@ -325,7 +325,7 @@ def _describe(leaf: Leaf, actual: Any, holds: bool) -> str:
     if leaf.op == "eq":
         return base
     if leaf.op == "ne":
-        return base if holds else base
+        return f"{base} ({'≠' if holds else '='} {_fmt(leaf.value)})"
     if leaf.op in _SYMBOL:
         return f"{base} ({_SYMBOL[leaf.op] if holds else _NEGATED[leaf.op]} {_fmt(leaf.value)})"
     if leaf.op == "in":
@@ -363,6 +363,8 @@ def evaluate(cond: Cond, facts: Mapping[str, Any], scopes: Mapping[str, Cond], _
         inner = evaluate(cond.item, facts, scopes, cache)
         return Outcome(not inner.holds, inner.facts)
     if isinstance(cond, ScopeRef):
+        if cond.scope not in scopes:  # only possible for rules checked elsewhere (e.g. risk rules on a custom rulebook)
+            return Outcome(False, (f"scope {cond.scope} is not defined",))
         if cond.scope not in cache:
             inner = evaluate(scopes[cond.scope], facts, scopes, cache)
             marker = f"scope {cond.scope} {'applies' if inner.holds else 'does not apply'}"

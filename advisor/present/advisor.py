@@ -178,6 +178,13 @@ class Advisor:
             return
         yield from stream_answer(model, request, summary, hits, self.embedder, day, options.get("lang", "en"), self.settings.max_answer_tokens)
 
+    def assess(self, profile, as_of: dt.date | None = None):
+        """Deterministic cited checklist, risk level and 6-month roadmap for a business profile
+        (a Profile, a mapping, or a YAML/JSON path)."""
+        from advisor.compose.assess import assess_profile
+
+        return assess_profile(profile, self.settings, as_of)
+
     def close(self) -> None:
         with self._lock:
             if self._store is not None:

@@ -287,6 +287,10 @@ from advisor.present.cli_eval import eval_command  # noqa: E402  (needs `friendl
 
 app.command("eval")(eval_command)
 
+from advisor.present.cli_assess import assess_command  # noqa: E402
+
+app.command("assess")(assess_command)
+
 
 def main() -> None:  # console script entry point
     app()
