@@ -48,6 +48,7 @@ BOT_FIELDS = ["feishu_app_id", "feishu_app_secret", "feishu_verification_token",
               "wecom_token", "wecom_encoding_aes_key", "wecom_corp_id", "wecom_corp_secret", "wecom_agent_id"]
 
 ANSWER_TEXT = "Providers must label generated content and keep logs."
+HEADING = "第十二条"  # ARTICLE in the Chinese numerals of article headings
 REGULATION, ARTICLE, QUOTE = "生成式人工智能服务管理暂行办法", 12, "提供者应当按照《互联网信息服务深度合成管理规定》对图片、视频等生成内容进行标识。"
 WARNING = "The translation is unofficial."
 
@@ -196,7 +197,7 @@ def test_feishu_mention_in_a_group_is_answered_through_the_reply_api(bots):
     assert reply["json"]["msg_type"] == "text"
     text = reply_text(reply)
     assert ANSWER_TEXT in text
-    assert f"《{REGULATION}》第{ARTICLE}条: 「{QUOTE}」" in text
+    assert f"《{REGULATION}》{HEADING}: 「{QUOTE}」" in text
     assert WARNING in text
     token_call = bots.platforms.calls("/open-apis/auth/v3/tenant_access_token/internal")[0]
     assert token_call["json"] == {"app_id": "cli_test", "app_secret": FEISHU_SECRET}
@@ -250,7 +251,7 @@ def test_dingtalk_signed_message_is_answered_on_the_session_webhook(bots):
     assert bots.ask.questions == ["生成内容需要标识吗？"]
     assert reply["json"]["msgtype"] == "text"
     text = reply["json"]["text"]["content"]
-    assert ANSWER_TEXT in text and f"《{REGULATION}》第{ARTICLE}条: 「{QUOTE}」" in text
+    assert ANSWER_TEXT in text and f"《{REGULATION}》{HEADING}: 「{QUOTE}」" in text
 
 
 @pytest.mark.parametrize("case", ["wrong secret", "missing sign", "missing timestamp", "expired", "from the future"])
@@ -329,7 +330,7 @@ def test_wecom_text_message_gets_an_empty_200_at_once_and_the_answer_by_message_
     assert sent["query"] == {"access_token": FakePlatforms.WECOM_TOKEN}
     assert sent["json"]["touser"] == "zhangsan" and sent["json"]["agentid"] == WECOM_AGENT and sent["json"]["msgtype"] == "text"
     content = sent["json"]["text"]["content"]
-    assert ANSWER_TEXT in content and f"《{REGULATION}》第{ARTICLE}条" in content
+    assert ANSWER_TEXT in content and f"《{REGULATION}》{HEADING}" in content
     assert len(content.encode()) <= 2048
     gettoken = bots.platforms.calls("/cgi-bin/gettoken")[0]
     assert gettoken["query"] == {"corpid": WECOM_CORP, "corpsecret": WECOM_SECRET}
@@ -379,6 +380,6 @@ def test_replies_are_trimmed_to_the_platform_limit_keeping_the_citations():
     text = format_reply(long, 2048)
     assert len(text.encode()) <= 2048
     assert text.startswith("很长的回答。") and "…" in text
-    assert f"《{REGULATION}》第{ARTICLE}条: 「" in text and WARNING in text
+    assert f"《{REGULATION}》{HEADING}: 「" in text and WARNING in text
     short = Answer(text="短", citations=[], as_of=dt.date(2025, 1, 1), provider="fake")
     assert format_reply(short, 2048) == "短"

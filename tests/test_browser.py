@@ -93,8 +93,8 @@ def test_respond_streams_model_lines_as_they_come(demo, advisor, monkeypatch):
     respond = _handler(demo, "respond")
     question = "Do AI-generated images need a label?"
     sources = advisor.sources(question)[2]
-    n = next(i for i, h in enumerate(sources, start=1) if (h.instrument_id, h.article) == ("gai-interim-measures-2023", 12))
-    text = f"Yes.\nProviders must label generated images 「对图片、视频等生成内容进行标识」[S{n}].\nThat is the rule."
+    assert ("gai-interim-measures-2023", 12) in [(h.instrument_id, h.article) for h in sources]
+    text = "Yes.\nProviders must label generated images 「对图片、视频等生成内容进行标识」[gai-interim-measures-2023 art. 12].\nThat is the rule."
     with FakeOpenAI([("stream", text)]) as server:
         model = OpenAICompatible("vllm", server.url, "fake", None, timeout=5.0, max_retries=0)
         monkeypatch.setattr(advisor, "chat_model", lambda provider=None: model)

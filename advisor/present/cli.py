@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
-import json
 import sys
 from typing import Annotated, Optional
 
@@ -13,6 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from advisor.errors import AdvisorError
+from advisor.present.cli_assess import assess_command
+from advisor.present.cli_common import _date, _print_json, err, friendly, out
+from advisor.present.cli_eval import eval_command
 from advisor.settings import load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -20,43 +20,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 corpus_app = typer.Typer(no_args_is_help=True, help="Inspect and validate the regulation corpus.")
 app.add_typer(corpus_app, name="corpus")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def friendly(fn):
-    """Turn AdvisorError into one clear line on stderr and exit code 2 (no traceback)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except AdvisorError as exc:
-            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            raise typer.Exit(130) from None
-
-    return wrapper
-
-
 def _advisor():
     from advisor.present.advisor import Advisor
 
     return Advisor(load_settings())
-
-
-def _date(value: Optional[str]) -> Optional[dt.date]:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise AdvisorError(f"--as-of must be a date like 2025-12-31, not '{value}'") from None
-
-
-def _print_json(data) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 AsOf = Annotated[Optional[str], typer.Option("--as-of", help="Date (YYYY-MM-DD) whose rules apply; default today.")]
@@ -283,12 +250,7 @@ def corpus_show(instrument_id: str, article: Annotated[Optional[int], typer.Argu
     out.print(f"[dim]{inst.translation}[/dim]", highlight=False)
 
 
-from advisor.present.cli_eval import eval_command  # noqa: E402  (needs `friendly` above)
-
 app.command("eval")(eval_command)
-
-from advisor.present.cli_assess import assess_command  # noqa: E402
-
 app.command("assess")(assess_command)
 
 

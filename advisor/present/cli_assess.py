@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from advisor.errors import AdvisorError
-from advisor.present.cli import _date, _print_json, friendly
+from advisor.present.cli_common import _date, _print_json, friendly
 from advisor.settings import load_settings
 
 

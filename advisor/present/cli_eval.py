@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from advisor.errors import AdvisorError
-from advisor.present.cli import err, friendly, out
+from advisor.present.cli_common import err, friendly, out
 from advisor.settings import load_settings
 
 
