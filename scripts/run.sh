@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Quick start: set up a virtualenv, index the corpus into the embedded store, answer a sample question.
+# Quick start: set up a virtualenv, check the corpus, then start the chat app and HTTP API
+# (the corpus is ingested into the embedded store first if needed; the URL is printed).
+# Extra arguments go to `advisor serve`, e.g. --port 8080 or --host 0.0.0.0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -7,5 +9,4 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e .
 .venv/bin/advisor corpus check
-.venv/bin/advisor ingest
-.venv/bin/advisor ask "${1:-We offer an AI image generator to the public in China. Do the images need a label?}"
+exec .venv/bin/advisor serve "$@"
