@@ -8,9 +8,13 @@ class AdvisorError(Exception):
 
 
 class CorpusError(AdvisorError):
+    """Problems in the corpus files, each naming its file (and article or rule)."""
+
+    what = "the corpus"
+
     def __init__(self, problems: list[str]):
         self.problems = problems
-        head = f"the corpus has {len(problems)} problem(s)"
+        head = f"{self.what} has {len(problems)} problem(s)"
         super().__init__(head + ":\n" + "\n".join(f"  - {p}" for p in problems))
 
 

@@ -37,11 +37,11 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from advisor.corpus.load import Corpus
-from advisor.corpus.schema import ID_PATTERN, Kind, Status
-from advisor.errors import AdvisorError
+from advisor.corpus.schema import ID_PATTERN, Kind, Status, Strict
+from advisor.errors import CorpusError
 
 Role = Literal[
     "provider",               # offers the (AI, recommendation, deep synthesis ...) service
@@ -69,28 +69,21 @@ OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "contains_any")
 COMBINATORS = ("all", "any", "not", "scope", "always")
 
 
-class ObligationError(AdvisorError):
+class ObligationError(CorpusError):
     """The obligations files have problems; each line names file and rule."""
 
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        head = f"the obligations have {len(problems)} problem(s)"
-        super().__init__(head + ":\n" + "\n".join(f"  - {p}" for p in problems))
+    what = "the obligations rulebook"
 
 
 # --------------------------------------------------------------------------- schema
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Text(_Strict):
+class Text(Strict):
     en: str = Field(min_length=1)
     zh: str = Field(min_length=1)
 
 
-class ArticleRef(_Strict):
+class ArticleRef(Strict):
     instrument: str = Field(min_length=1)
     article: int = Field(ge=1)
 
@@ -98,7 +91,7 @@ class ArticleRef(_Strict):
         return f"{self.instrument} Art. {self.article}"
 
 
-class _RuleSpec(_Strict):
+class _RuleSpec(Strict):
     id: str = Field(pattern=ID_PATTERN)
     title_zh: str = Field(min_length=2)
     title_en: str = Field(min_length=2)
@@ -130,7 +123,7 @@ class ObligationSpec(_RuleSpec):
         return [] if value is None else value
 
 
-class ObligationsFile(_Strict):
+class ObligationsFile(Strict):
     scopes: list[ScopeSpec] = []
     obligations: list[ObligationSpec] = []
 
