@@ -62,11 +62,21 @@ def select_quotes(question: str, hits: list[Hit], embedder: Embedder, limit: int
     citations = []
     for hit in chosen:
         zh = zh_sentences(hit.text_zh) or [hit.text_zh]
-        en = en_sentences(hit.text_en) or [hit.text_en]
         quote = zh[_best(question, q_vec, zh, embedder)]
-        quote_en = en[_best(question, q_vec, en, embedder)]
-        citations.append(Citation.from_hit(hit, quote, quote_en))
+        citations.append(Citation.from_hit(hit, quote, _english_counterpart(question, q_vec, hit, quote, embedder)))
     return citations
+
+
+def _english_counterpart(question: str, q_vec: np.ndarray, hit: Hit, quote: str, embedder: Embedder) -> str:
+    """The translation's line that holds the quoted Chinese sentence (the translation keeps the
+    Chinese line layout); if the layouts differ, the English sentence closest to the question."""
+    zh_lines, en_lines = hit.text_zh.split("\n"), hit.text_en.split("\n")
+    if len(zh_lines) == len(en_lines):
+        for zh_line, en_line in zip(zh_lines, en_lines):
+            if quote in zh_line and en_line.strip():
+                return en_line.strip()
+    en = en_sentences(hit.text_en) or [hit.text_en]
+    return en[_best(question, q_vec, en, embedder)]
 
 
 def render(citations: list[Citation], hits: list[Hit], as_of: dt.date, lang: str) -> str:
