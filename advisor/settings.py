@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -109,11 +108,6 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
         return (init_settings, env_settings, toml)
-
-
-@lru_cache(maxsize=1)
-def default_settings() -> Settings:
-    return Settings()
 
 
 def load_settings(**overrides: Any) -> Settings:

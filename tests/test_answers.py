@@ -51,9 +51,12 @@ def test_unknown_language_is_rejected(advisor):
 
 def test_the_english_quote_is_the_translation_of_the_chinese_quote(advisor):
     answer = advisor.ask("未满十四周岁的用户，处理他们的个人信息要谁同意？", lang="en")
+    checked = 0
     for c in answer.citations:
         article = advisor.corpus.instruments[c.instrument_id].article(c.article)
         zh_lines, en_lines = article.zh.split("\n"), article.en.split("\n")
         if len(zh_lines) == len(en_lines):
             line = next(i for i, text in enumerate(zh_lines) if c.quote in text)
             assert c.quote_en == en_lines[line].strip()
+            checked += 1
+    assert checked >= 1  # the question must reach at least one article whose layouts line up

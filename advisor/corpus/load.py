@@ -54,9 +54,6 @@ class Corpus:
         inst = self.get(key)
         return inst.article(number) if inst else None
 
-    def valid_from(self, inst: Instrument) -> dt.date | None:
-        return inst.effective
-
     def valid_to(self, inst: Instrument) -> dt.date:
         """First day the instrument no longer applies (successor in force, or repeal)."""
         ends = [FAR_FUTURE]

@@ -41,10 +41,6 @@ def register(prefix: str):
     return wrap
 
 
-def available() -> list[str]:
-    return sorted(_REGISTRY)
-
-
 def _normalise(matrix: np.ndarray) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
