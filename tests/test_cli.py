@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +86,13 @@ def test_corpus_list_json_and_show(tmp_path):
     assert rows["pipl-2021"]["articles"] == 74 and rows["csl-2016"]["status"] == "superseded"
     shown = run(["corpus", "show", "gai-interim-measures-2023", "12"], cli_env(tmp_path))
     assert shown.returncode == 0 and "第十二条" in shown.stdout and "Article 12" in shown.stdout
+
+
+def test_ask_with_a_profile_answers_from_the_engine_without_a_store(tmp_path):
+    profile = str(Path(__file__).parent / "profiles" / "internal-rd-lab.yaml")
+    result = run(["ask", "--template", "risk_level", "--profile", profile, "--as-of", "2026-11-25", "--json"], cli_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["provider"] == "engine" and data["answer"].startswith("Risk level: **LOW**")
+    wrong = run(["ask", "Do images need a label?", "--profile", profile], cli_env(tmp_path))
+    assert wrong.returncode == 2 and "risk_level, roadmap" in wrong.stderr

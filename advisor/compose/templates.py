@@ -11,6 +11,7 @@ from pathlib import Path
 from advisor.errors import TemplateError
 
 LANGS = ("en", "zh")
+BACKBONES = ("risk", "roadmap")  # templates answered from the applicability engine when given a profile
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Template:
     variables: dict[str, str]  # name -> what to put there
     queries: dict[str, str]  # aspect -> retrieval query with {variables}
     task: dict[str, str]  # lang -> instruction for the model with {variables}
+    backbone: str | None = None  # with a profile: built on the engine's result (see compose/backbone.py)
 
     def check(self, values: dict[str, str], max_chars: int = 2000) -> dict[str, str]:
         """The values, stripped; TemplateError naming missing/unknown variables and listing all."""
@@ -58,11 +60,14 @@ def _load(path: Path) -> Template:
         tpl = Template(
             name=raw["name"], title=raw["title"], description=raw["description"],
             variables=dict(raw["variables"]), queries=dict(raw["queries"]), task=dict(raw["task"]),
+            backbone=raw.get("backbone"),
         )
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
         raise TemplateError(f"{path.name}: not a valid template ({type(exc).__name__}: {exc})") from None
     if tpl.name != path.stem:
         raise TemplateError(f"{path.name}: name '{tpl.name}' does not match the file name")
+    if tpl.backbone is not None and tpl.backbone not in BACKBONES:
+        raise TemplateError(f"{path.name}: backbone must be one of {', '.join(BACKBONES)}, not '{tpl.backbone}'")
     missing_lang = [lang for lang in LANGS if lang not in tpl.task]
     if missing_lang:
         raise TemplateError(f"{path.name}: task text missing for {', '.join(missing_lang)}")

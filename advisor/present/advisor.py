@@ -4,24 +4,42 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from pathlib import Path
 from typing import Any, Iterator
 
 from rich.console import Console
 
 from advisor.compose.answer import Answer
+from advisor.compose.assess import (
+    PROFILE_FIELDS,
+    Assessment,
+    ProfileInput,
+    as_profile,
+    assess,
+)
+from advisor.compose.backbone import engine_answer
 from advisor.compose.chain import model_answer, stream_answer
-from advisor.compose.templates import Template, get_template, load_templates
 from advisor.compose.offline import offline_answer
+from advisor.compose.templates import Template, get_template, load_templates
 from advisor.corpus import Corpus, load_corpus
+from advisor.corpus.obligations import Rulebook, load_obligations
 from advisor.errors import BadQuestion, TemplateError
 from advisor.providers.embedders import Embedder, get_embedder
 from advisor.providers.llms import ChatModel, get_chat_model
-from advisor.retrieve.hybrid import Hit, Mode, Retriever, cross_references, merge_rankings
+from advisor.retrieve.hybrid import (
+    Hit,
+    Mode,
+    Retriever,
+    cross_references,
+    merge_rankings,
+)
 from advisor.settings import Settings, load_settings
 from advisor.store.qdrant import Store
 from advisor.store.sync import SyncReport, sync
 
 LANGS = ("en", "zh")
+NO_PROFILE = ("no business profile was given, so this answer is a reading of retrieved articles, not the applicability "
+              "engine's result; give a profile (--profile FILE, or the chat's Assess tab) for the deterministic checklist")
 
 
 class Advisor:
@@ -38,6 +56,7 @@ class Advisor:
         self._store: Store | None = None
         self._retriever: Retriever | None = None
         self._models: dict[str, ChatModel | None] = {}
+        self._rulebook: Rulebook | None = None
 
     # ---- lazily built parts ------------------------------------------------------------------
     @property
@@ -46,6 +65,14 @@ class Advisor:
             if self._corpus is None:
                 self._corpus = load_corpus(self.settings.corpus_dir)
             return self._corpus
+
+    @property
+    def rulebook(self) -> Rulebook:
+        """The obligations (corpus/obligations), validated against the corpus and the profile fields."""
+        with self._lock:
+            if self._rulebook is None:
+                self._rulebook = load_obligations(Path(self.settings.corpus_dir) / "obligations", self.corpus, PROFILE_FIELDS)
+            return self._rulebook
 
     @property
     def embedder(self) -> Embedder:
@@ -155,35 +182,67 @@ class Advisor:
         as_of: dt.date | None = None,
         instruments: list[str] | None = None,
         provider: str | None = None,
+        profile: ProfileInput | None = None,
     ) -> Answer:
-        """An answer whose every citation is checked against the articles it was built from."""
+        """An answer whose every citation is checked against the articles it was built from.
+
+        `profile` (a Profile, mapping or YAML/JSON path) answers the risk_level and roadmap templates
+        from the applicability engine; a model, if configured, may only reword the engine's items.
+        """
+        if profile is not None:
+            return self._engine_answer(template, variables, profile, lang, as_of, provider)
         model, request, summary, hits, day = self._plan(question, k, template, variables, lang, as_of, instruments, provider)
         if model is None:
-            return offline_answer(summary, hits, self.embedder, day, lang)
-        return model_answer(model, request, summary, hits, self.embedder, day, lang, self.settings.max_answer_tokens)
+            answer = offline_answer(summary, hits, self.embedder, day, lang)
+        else:
+            answer = model_answer(model, request, summary, hits, self.embedder, day, lang, self.settings.max_answer_tokens)
+        return self._note_missing_profile(template, answer)
+
+    def _note_missing_profile(self, template: str | None, answer: Answer) -> Answer:
+        if template and get_template(self.settings.prompts_dir, template).backbone:
+            answer.warnings.insert(0, NO_PROFILE)
+        return answer
+
+    def _engine_answer(self, template, variables, profile, lang, as_of, provider) -> Answer:
+        if lang not in LANGS:
+            raise BadQuestion(f"unknown answer language '{lang}'; use en or zh")
+        tpl = get_template(self.settings.prompts_dir, template) if template else None
+        if tpl is None or tpl.backbone is None:
+            usable = ", ".join(sorted(n for n, t in self.templates().items() if t.backbone))
+            raise TemplateError(f"a profile is used only by the templates built on the applicability engine: {usable}")
+        profile = as_profile(profile)
+        assessment = self.assess(profile, as_of)
+        described = profile.description or profile.name or "the business"
+        tpl.check({**{v: described for v in tpl.variables}, **(variables or {})}, self.settings.max_question_chars)
+        return engine_answer(assessment, tpl.backbone, self.corpus, self.embedder, lang, self.chat_model(provider),
+                             described, self.settings.max_answer_tokens)
 
     def ask_stream(self, question: str | None = None, k: int | None = None, **options: Any) -> Iterator[str | Answer]:
         """Like ask(), but yields checked lines of the answer as they are written, then the final Answer."""
-        unknown = set(options) - {"template", "variables", "lang", "as_of", "instruments", "provider"}
+        unknown = set(options) - {"template", "variables", "lang", "as_of", "instruments", "provider", "profile"}
         if unknown:
             raise TypeError(f"ask_stream() got unexpected option(s): {', '.join(sorted(unknown))}")
+        if options.get("profile") is not None:  # the engine's answer is checked as a whole, then shown
+            answer = self.ask(question, k, **options)
+            yield answer.text
+            yield answer
+            return
         model, request, summary, hits, day = self._plan(
             question, k, options.get("template"), options.get("variables"), options.get("lang", "en"),
             options.get("as_of"), options.get("instruments"), options.get("provider"),
         )
         if model is None:
-            answer = offline_answer(summary, hits, self.embedder, day, options.get("lang", "en"))
+            answer = self._note_missing_profile(options.get("template"), offline_answer(summary, hits, self.embedder, day, options.get("lang", "en")))
             yield answer.text
             yield answer
             return
-        yield from stream_answer(model, request, summary, hits, self.embedder, day, options.get("lang", "en"), self.settings.max_answer_tokens)
+        for piece in stream_answer(model, request, summary, hits, self.embedder, day, options.get("lang", "en"), self.settings.max_answer_tokens):
+            yield self._note_missing_profile(options.get("template"), piece) if isinstance(piece, Answer) else piece
 
-    def assess(self, profile, as_of: dt.date | None = None):
+    def assess(self, profile: ProfileInput, as_of: dt.date | None = None) -> Assessment:
         """Deterministic cited checklist, risk level and 6-month roadmap for a business profile
         (a Profile, a mapping, or a YAML/JSON path)."""
-        from advisor.compose.assess import assess_profile
-
-        return assess_profile(profile, self.settings, as_of)
+        return assess(as_profile(profile), self.corpus, self.rulebook, as_of)
 
     def close(self) -> None:
         with self._lock:

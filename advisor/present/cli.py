@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -90,6 +91,7 @@ def ask(
     as_of: AsOf = None,
     instrument: Instruments = None,
     provider: Annotated[Optional[str], typer.Option(help="Model provider (default from settings): see `advisor providers`.")] = None,
+    profile: Annotated[Optional[Path], typer.Option("--profile", help="Business profile (YAML/JSON): the risk_level and roadmap templates are then built on `advisor assess`.")] = None,
     stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it is written (checked line by line).")] = False,
     as_json: AsJson = False,
 ) -> None:
@@ -97,7 +99,8 @@ def ask(
     if template is None and question is None:
         raise AdvisorError("give a QUESTION or --template NAME (see `advisor templates`)")
     with _advisor() as advisor:
-        options = dict(template=template, variables=_variables(var), lang=lang, as_of=_date(as_of), instruments=instrument, provider=provider)
+        options = dict(template=template, variables=_variables(var), lang=lang, as_of=_date(as_of), instruments=instrument,
+                       provider=provider, profile=profile)
         if stream and not as_json:
             answer, streamed = None, ""
             for piece in advisor.ask_stream(question, k, **options):

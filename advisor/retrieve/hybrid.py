@@ -194,6 +194,21 @@ def merge_rankings(rankings: list[list[Hit]], k: int, rrf_k: int = 60) -> list[H
     return out
 
 
+def article_hit(corpus: Corpus, instrument_id: str, article: int, score: float = 0.0) -> Hit | None:
+    """A corpus article as a Hit (for articles reached by reference or by a rule, not by search)."""
+    inst = corpus.instruments.get(instrument_id)
+    target = inst.article(article) if inst else None
+    if inst is None or target is None:
+        return None
+    return Hit(
+        regulation=inst.title_zh, regulation_en=inst.title_en, short_en=inst.short_en, instrument_id=inst.id,
+        article=target.number, heading_zh=target.heading_zh, score=score, text_zh=target.zh, text_en=target.en,
+        matched_zh=target.zh, chapter=target.chapter, status=inst.status.value,
+        effective=inst.effective.isoformat() if inst.effective else None, source_url=inst.source_url,
+        verified=target.number not in inst.verification.unverified_articles,
+    )
+
+
 def cross_references(corpus: Corpus, hits: list[Hit], limit: int = 4) -> list[Hit]:
     """Articles that the hits refer to (article-level references only), as extra hits with score 0."""
     have = {(h.instrument_id, h.article) for h in hits}
@@ -203,20 +218,12 @@ def cross_references(corpus: Corpus, hits: list[Hit], limit: int = 4) -> list[Hi
         for ref in art.refs if art else []:
             if ref.article is None:
                 continue
-            target_id = ref.instrument or hit.instrument_id  # refs name the exact version they mean
-            inst = corpus.instruments[target_id]
-            target = inst.article(ref.article)
-            key = (target_id, ref.article)
+            key = (ref.instrument or hit.instrument_id, ref.article)  # refs name the exact version they mean
+            target = article_hit(corpus, *key)
             if target is None or key in have:
                 continue
             have.add(key)
-            extra.append(Hit(
-                regulation=inst.title_zh, regulation_en=inst.title_en, short_en=inst.short_en, instrument_id=inst.id,
-                article=target.number, heading_zh=target.heading_zh, score=0.0, text_zh=target.zh, text_en=target.en,
-                matched_zh=target.zh, chapter=target.chapter, status=inst.status.value,
-                effective=inst.effective.isoformat() if inst.effective else None, source_url=inst.source_url,
-                verified=target.number not in inst.verification.unverified_articles,
-            ))
+            extra.append(target)
             if len(extra) >= limit:
                 return extra
     return extra
