@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from pydantic import SecretStr
+from support.server import ServerThread
 
 from advisor.present.http import create_app
-from support.server import ServerThread
 
 
 @pytest.fixture(scope="module")
 def api(advisor):
-    with ServerThread(create_app(advisor)) as server:
-        with httpx.Client(base_url=server.url, timeout=120) as client:
-            yield client
+    with ServerThread(create_app(advisor)) as server, httpx.Client(base_url=server.url, timeout=120) as client:
+        yield client
 
 
 @pytest.fixture
@@ -117,3 +120,98 @@ def test_bearer_token_is_required_when_configured(secured):
 def test_openapi_docs_are_served(api):
     assert api.get("/docs").status_code == 200
     assert "/v1/ask" in api.get("/openapi.json").json()["paths"]
+
+
+# --------------------------------------------------------------------------- /v1/assess and /v1/profile/schema
+
+PROFILES = Path(__file__).parent / "profiles"
+AS_OF = "2026-06-01"
+
+
+def _profile(name: str) -> dict:
+    return yaml.safe_load((PROFILES / f"{name}.yaml").read_text(encoding="utf-8"))
+
+
+def test_assess_returns_the_cli_assessment_json(api, advisor):
+    profile = _profile("public-chatbot")
+    response = api.post("/v1/assess", json={"profile": profile, "as_of": AS_OF})
+    assert response.status_code == 200, response.text
+    assert response.json() == advisor.assess(profile, as_of=dt.date.fromisoformat(AS_OF)).to_dict()
+
+
+def test_assess_meets_the_hand_derived_expectations(api):
+    expected = yaml.safe_load((PROFILES / "public-chatbot.expected.yaml").read_text(encoding="utf-8"))
+    body = api.post("/v1/assess", json={"profile": _profile("public-chatbot"), "as_of": AS_OF}).json()
+    applies = {f["id"] for f in body["obligations"]["applicable"]}
+    confirm = {f["id"] for f in body["obligations"]["to_confirm"]}
+    assert set(expected["must_apply"]) <= applies
+    assert set(expected["must_confirm"]) <= confirm
+    assert not set(expected["must_not_apply"]) & (applies | confirm)
+    assert body["risk"]["level"] == expected["risk_level"]
+
+
+def test_assess_as_markdown_has_the_risk_level_and_verbatim_citations(api):
+    body = api.post("/v1/assess", json={"profile": _profile("public-chatbot"), "as_of": AS_OF, "format": "markdown"}).json()
+    assert body["risk_level"] == "high" and body["as_of"] == AS_OF and body["lang"] == "en"
+    assert "Risk level: **HIGH**" in body["markdown"]
+    assert re.search(r"《[^》]+》第[一二三四五六七八九十百零〇]+条", body["markdown"])
+
+
+def test_assess_as_markdown_in_chinese(api):
+    body = api.post("/v1/assess", json={"profile": _profile("public-chatbot"), "as_of": AS_OF, "format": "markdown", "lang": "zh"}).json()
+    assert "风险等级: **高（high）**" in body["markdown"] and "六个月路线图" in body["markdown"]
+
+
+def test_assess_unknown_profile_field_names_it_and_lists_the_valid_fields(api):
+    response = api.post("/v1/assess", json={"profile": {"public_servce": True}})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["type"] == "ProfileError"
+    assert "unknown field 'public_servce'" in error["message"]
+    assert "valid fields" in error["message"] and "public_service" in error["message"] and "cross_border" in error["message"]
+
+
+@pytest.mark.parametrize("payload, needle", [
+    ({"profile": {}, "as_of": "2026-13-40"}, "as_of"),
+    ({"profile": {}, "as_of": "next week"}, "as_of"),
+    ({"profile": {}, "surprise": 1}, "surprise"),
+    ({"profile": {}, "format": "pdf"}, "format"),
+    ({"profile": {}, "lang": "fr"}, "lang"),
+    ({}, "profile"),
+    ({"profile": "tests/profiles/public-chatbot.yaml"}, "expected a mapping"),  # never read as a file path
+    ({"profile": {"users": "many"}}, "field 'users'"),
+    ({"profile": {"features": {"telepathy": True}}}, "features.telepathy"),
+    ({"profile": {"public_service": True, "internal_only": True}}, "cannot both be true"),
+])
+def test_assess_bad_requests_get_a_clear_json_4xx(api, payload, needle):
+    response = api.post("/v1/assess", json=payload)
+    assert response.status_code == 422
+    assert needle in response.json()["error"]["message"]
+    assert "Traceback" not in response.text
+
+
+def test_bearer_token_is_required_for_assess(secured):
+    payload = {"profile": _profile("public-chatbot"), "format": "markdown"}
+    assert secured.post("/v1/assess", json=payload).status_code == 401
+    assert secured.post("/v1/assess", json=payload, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert secured.post("/v1/assess", json=payload, headers={"Authorization": "Bearer letmein"}).status_code == 200
+
+
+def test_profile_schema_is_the_profile_json_schema(api):
+    schema = api.get("/v1/profile/schema").json()
+    assert schema["type"] == "object" and {"features", "cross_border"} <= set(schema["properties"])
+    assert schema["additionalProperties"] is False
+
+
+def test_assess_and_profile_schema_are_in_the_openapi_docs(api):
+    paths = api.get("/openapi.json").json()["paths"]
+    assert paths["/v1/assess"]["post"]["description"] and paths["/v1/profile/schema"]["get"]["description"]
+
+
+def test_ask_with_a_profile_is_built_on_the_engine(api, advisor):
+    profile = _profile("content-agency")
+    body = api.post("/v1/ask", json={"template": "roadmap", "profile": profile, "as_of": "2026-11-25"}).json()
+    steps = [s.obligation for s in advisor.assess(profile, dt.date(2026, 11, 25)).roadmap]
+    assert body["provider"] == "engine" and re.findall(r"\[`([a-z0-9-]+)`\]", body["answer"]) == steps
+    bad = api.post("/v1/ask", json={"template": "roadmap", "profile": {"public_servce": True}})
+    assert bad.status_code == 422 and "public_servce" in bad.json()["error"]["message"]

@@ -4,6 +4,8 @@
     POST /v1/retrieve          question -> ranked articles
     GET  /v1/regulations       the instruments in the corpus
     GET  /v1/templates         the prompt templates and their variables
+    POST /v1/assess            business profile -> the applicability assessment (JSON or Markdown)
+    GET  /v1/profile/schema    the JSON Schema of a business profile
     POST /v1/chat/completions  OpenAI chat-completions shape (streaming or not), citations in an extra field
     GET  /v1/models            the advisor as an OpenAI "model"
     GET  /healthz              liveness and what is loaded
@@ -18,7 +20,7 @@ import json
 import logging
 import time
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,7 +29,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from advisor.compose.answer import Answer
-from advisor.errors import AdvisorError, BadQuestion, CorpusError, EmbedderError, ProviderError, StoreError, TemplateError, UnknownInstrument
+from advisor.compose.assess import Profile, ProfileError, parse_profile
+from advisor.errors import (
+    AdvisorError,
+    BadQuestion,
+    CorpusError,
+    EmbedderError,
+    ProviderError,
+    StoreError,
+    TemplateError,
+    UnknownInstrument,
+)
 from advisor.present.advisor import Advisor
 
 log = logging.getLogger("advisor.http")
@@ -47,6 +59,9 @@ class AskRequest(Strict):
     instruments: list[str] | None = None
     k: int | None = Field(None, ge=1, le=50)
     provider: str | None = None
+    profile: dict[str, Any] | None = Field(
+        None, description="A business profile (as for /v1/assess): the risk_level and roadmap templates are then built "
+                          "on the applicability engine, and a model may only reword its items.")
 
 
 class RetrieveRequest(Strict):
@@ -56,6 +71,23 @@ class RetrieveRequest(Strict):
     instruments: list[str] | None = None
     status: list[str] | None = None
     mode: Literal["hybrid", "dense", "sparse"] = "hybrid"
+
+
+class AssessRequest(Strict):
+    """A business profile to assess (the profile is validated by the assessment engine, which names each bad field)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "profile": {"name": "Public chatbot", "public_service": True, "features": {"generative_text": True},
+                    "users": 2000000, "personal_information": True, "pi_subjects": 2000000},
+        "lang": "en", "format": "json"}]})
+
+    profile: Any = Field(description="The business profile: see GET /v1/profile/schema for its fields.",
+                         json_schema_extra={"type": "object"})
+    lang: Literal["en", "zh"] = Field("en", description="Language of the Markdown report.")
+    as_of: dt.date | None = Field(None, description="Date whose rules apply (YYYY-MM-DD); default today.")
+    format: Literal["json", "markdown"] = Field(
+        "json", description="json: the full assessment (as `advisor assess --json`); "
+                            "markdown: {profile, as_of, risk_level, lang, markdown}.")
 
 
 class ChatMessage(BaseModel):
@@ -71,6 +103,8 @@ class ChatRequest(BaseModel):
 
 
 def _status_for(exc: AdvisorError) -> int:
+    if isinstance(exc, ProfileError):  # a bad profile is invalid input, like a bad request field
+        return 422
     if isinstance(exc, (BadQuestion, TemplateError, UnknownInstrument)):
         return 400
     if isinstance(exc, (StoreError, ProviderError, EmbedderError, CorpusError)):
@@ -164,8 +198,9 @@ def create_app(advisor: Advisor, mount_ui: bool = False) -> FastAPI:
     def ask(body: AskRequest) -> dict:
         if not body.question and not body.template:
             raise BadQuestion("give a question or a template")
+        profile = parse_profile(body.profile) if body.profile is not None else None  # a mapping, never a path
         answer = advisor.ask(body.question, body.k, template=body.template, variables=body.variables, lang=body.lang,
-                             as_of=body.as_of, instruments=body.instruments, provider=body.provider)
+                             as_of=body.as_of, instruments=body.instruments, provider=body.provider, profile=profile)
         return answer.to_dict()
 
     @app.post("/v1/retrieve", dependencies=guarded)
@@ -189,6 +224,25 @@ def create_app(advisor: Advisor, mount_ui: bool = False) -> FastAPI:
     def templates() -> dict:
         return {"templates": [{"name": t.name, "title": t.title, "description": t.description, "variables": t.variables}
                               for t in advisor.templates().values()]}
+
+    @app.post("/v1/assess", dependencies=guarded, summary="Assess a business profile",
+              description="Deterministic (no model): the obligations that apply, with verbatim citations, the risk "
+                          "level and a six-month roadmap. `format: json` returns the same JSON as `advisor assess "
+                          "--json`; `format: markdown` returns `{profile, as_of, risk_level, lang, markdown}`. "
+                          "A bad profile field is a 422 naming the field and the valid fields.")
+    def assess(body: AssessRequest) -> dict:
+        profile = parse_profile(body.profile)  # never a path: Advisor.assess would read a str as a file
+        assessment = advisor.assess(profile, as_of=body.as_of)
+        if body.format == "json":
+            return assessment.to_dict()
+        return {"profile": assessment.profile, "as_of": assessment.as_of.isoformat(), "risk_level": assessment.risk_level,
+                "lang": body.lang, "markdown": assessment.to_markdown(body.lang)}
+
+    @app.get("/v1/profile/schema", dependencies=guarded, summary="JSON Schema of a business profile",
+             description="The fields `POST /v1/assess` accepts in `profile`, with types, defaults and allowed values "
+                         "(for building forms).")
+    def profile_schema() -> dict:
+        return Profile.model_json_schema()
 
     @app.get("/v1/models", dependencies=guarded)
     def models() -> dict:
