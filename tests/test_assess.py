@@ -227,6 +227,9 @@ def test_unknown_nested_field_lists_the_nested_fields():
     ({"public_service": True, "internal_only": True}, "cannot both be true"),
     ({"pi_subjects": 10}, "need personal_information: true"),
     ({"personal_information": True, "minors_among_users": False, "children_under_14": True}, "children are minors"),
+    ({"features": {"work_scheduling": True}}, "features.work_scheduling needs features.algorithmic_recommendation"),
+    ({"monthly_active_users": -1}, "field 'monthly_active_users'"),
+    ({"monthly_active_users": "lots"}, "field 'monthly_active_users'"),
 ])
 def test_ill_typed_or_inconsistent_fields_are_clear_errors(data, fragment):
     with pytest.raises(ProfileError) as exc:
@@ -251,6 +254,57 @@ def test_load_profile_reads_json_and_reports_bad_files(tmp_path):
 def test_every_profile_field_is_usable_in_conditions():
     assert "features.generative_text" in PROFILE_FIELDS and "cross_border.pi_exported" in PROFILE_FIELDS
     assert PROFILE_FIELDS["sector"].choices and "finance" in PROFILE_FIELDS["sector"].choices
+    assert PROFILE_FIELDS["monthly_active_users"].kind == "int" and PROFILE_FIELDS["monthly_active_users"].nullable
+    assert PROFILE_FIELDS["elderly_users"].kind == "bool" and PROFILE_FIELDS["features.work_scheduling"].kind == "bool"
+
+
+# --------------------------------------------------------------------------- large network platforms (NDSR Art. 62(8))
+
+
+_PLATFORM = {"public_service": True, "personal_information": True, "features": {"third_party_platform": True}}
+
+
+@pytest.mark.parametrize("users, mau, status", [
+    (50_000_000, None, "confirm"),           # 注册用户5000万以上: 以上 includes the number
+    (49_999_999, 9_999_999, "not_applicable"),
+    (40_000_000, 10_000_000, "confirm"),     # 月活跃用户1000万以上
+    (60_000_000, 0, "confirm"),
+    (10_000_000, None, "confirm"),           # monthly active users not given: the monthly line may be reached
+    (9_999_999, None, "not_applicable"),
+    (30_000_000, 9_999_999, "not_applicable"),  # given: below both lines
+])
+def test_large_platform_line_follows_ndsr_62_8(corpus, book, users, mau, status):
+    profile = parse_profile({**_PLATFORM, "users": users, "monthly_active_users": mau})
+    result = assess(profile, corpus, book, AS_OF)
+    statuses = {f.id: f.status for f in (*result.applicable, *result.to_confirm, *result.not_applicable)}
+    assert statuses["ndsr-large-platform-pi-report"] == status
+    assert statuses["ndsr-large-platform-no-abuse"] == status
+    assert statuses["ndsr-large-platform-cross-border"] == "not_applicable"  # nothing provided abroad
+    assert statuses["ndsr-large-platform-important-data-report"] == "not_applicable"
+    assert "ndsr-large-platform-pi-report" not in result.ids("applies")  # never more than a question
+    if mau is None:
+        reasons = next(f for f in (*result.to_confirm, *result.not_applicable) if f.id == "ndsr-large-platform-pi-report").reasons
+        assert any(r.startswith("monthly_active_users = null") for r in reasons)
+
+
+def test_numeric_comparisons_with_a_missing_number_do_not_hold(corpus, book):
+    profile = parse_profile({**_PLATFORM, "users": 100})
+    finding = next(f for f in assess(profile, corpus, book, AS_OF).not_applicable if f.id == "ndsr-large-platform-pi-report")
+    assert "monthly_active_users = null (not given)" in finding.reasons
+
+
+# --------------------------------------------------------------------------- users' rights (ARP Arts. 18-21)
+
+
+def test_elderly_and_worker_rules_need_a_recommendation_service(corpus, book):
+    base = {"elderly_users": True, "features": {"algorithmic_recommendation": True, "work_scheduling": True}}
+    internal = assess(parse_profile({**base, "internal_only": True}), corpus, book, AS_OF)
+    assert {"arp-elderly", "arp-worker-scheduling"} <= set(internal.ids("not_applicable"))
+    public = assess(parse_profile({**base, "public_service": True}), corpus, book, AS_OF)
+    assert {"arp-elderly", "arp-worker-scheduling"} <= set(public.ids("applies"))
+    quiet = assess(parse_profile({"public_service": True, "features": {"algorithmic_recommendation": True}}), corpus, book, AS_OF)
+    assert any(w.startswith("elderly_users is false") for w in quiet.warnings)
+    assert not any(w.startswith("elderly_users is false") for w in public.warnings)
 
 
 # --------------------------------------------------------------------------- roadmap
@@ -339,6 +393,15 @@ def test_markdown_reports_in_both_languages(results):
     assert "风险等级: **高（high）**" in zh and "### 第1个月" in zh
     assert "提供具有舆论属性或者社会动员能力的生成式人工智能服务的" in en and "提供具有舆论属性或者社会动员能力的生成式人工智能服务的" in zh
     assert "Not legal advice" in en and "不构成法律意见" in zh
+
+
+def test_report_header_shows_platforms_and_destinations(results):
+    agency, bank = results["content-agency"], results["bank-cs-bot"]
+    assert "Publishes on: Xiaohongshu, WeChat, Weibo (recorded only" in agency.to_markdown("en")
+    assert "发布平台: Xiaohongshu、WeChat、Weibo（仅作记录" in agency.to_markdown("zh")
+    assert "Cross-border destinations: Singapore (recorded only" in bank.to_markdown("en")
+    assert bank.to_dict()["recorded"] == {"platforms": [], "cross_border_destinations": ["Singapore"]}
+    assert "Publishes on" not in results["internal-rd-lab"].to_markdown("en")
 
 
 def _cli() -> typer.Typer:

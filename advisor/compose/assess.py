@@ -12,7 +12,16 @@ Inputs
   ``cross_border.pi_exported`` (subjects or sensitive_subjects > 0, or a mainland entity storing
   personal information abroad), ``cross_border.pi_subjects_abroad`` and
   ``cross_border.sensitive_subjects_abroad`` (the declared counts; when a mainland entity stores all
-  its data abroad, at least pi_subjects / sensitive_pi_subjects).
+  its data abroad, at least pi_subjects / sensitive_pi_subjects). ``monthly_active_users`` is the
+  one optional number: null means not known, and a numeric comparison with null does not hold (the
+  large-platform scope therefore asks when it is null and registered users are 10 million or more).
+  ``platforms`` and ``cross_border.destinations`` are recorded and shown in the report header, but no
+  condition uses them: no article in the corpus makes an obligation depend on the platform a business
+  publishes on or on the destination country (the destination's laws are something the CAC security
+  assessment and the certification impact assessment weigh, not a trigger; corpus/obligations/README.md
+  lists what was checked). elderly_users and features.work_scheduling feed ARP Arts. 19 and 20; a
+  profile with work_scheduling must also declare algorithmic_recommendation (a scheduling-decision
+  algorithm, ARP Art. 2 para. 2).
 * The obligations rulebook (``advisor.corpus.obligations``; files in ``corpus/obligations``).
 * The corpus, for the verbatim article texts, and the date (``as_of``): only instrument versions in
   force that day are cited; a rule none of whose instruments is in force does not apply.
@@ -128,6 +137,9 @@ class Features(_Strict):
     face_or_voice_editing: bool = False      # generates or edits a person's face or voice (face swap, voice clone)
     virtual_scenes: bool = False             # digital humans, immersive realistic scenes
     algorithmic_recommendation: bool = False  # personalised push, ranking, search filtering, scheduling decisions
+    work_scheduling: bool = False            # assigns orders or schedules work of workers by algorithm (delivery riders,
+                                             # drivers ...): a scheduling-decision algorithm (ARP Arts. 2, 20), so it needs
+                                             # algorithmic_recommendation: true
     user_publishing: bool = False            # users publish information or message each other
     publishes_ai_content: bool = False       # the business publishes AI-generated content (own or clients')
     api_access: bool = False                 # offers its models or tools to other businesses (API, SDK)
@@ -150,7 +162,11 @@ class Processing(_Strict):
 class CrossBorder(_Strict):
     """Data provided outside mainland China; counts are individuals since 1 January of this year."""
 
-    destinations: list[str] = []
+    destinations: list[str] = []             # countries or regions of the recipients; recorded and shown in the report
+                                             # header, but no article in the corpus makes whether an obligation applies
+                                             # depend on the destination (it is a matter the CAC security assessment and
+                                             # certification impact assessment must weigh: Security Assessment Measures
+                                             # Art. 8(2), Certification Measures Art. 6(5))
     subjects: NonNegInt = 0                  # individuals whose (non-sensitive) personal information goes abroad
     sensitive_subjects: NonNegInt = 0        # individuals whose sensitive personal information goes abroad
     important_data: bool = False             # important data goes abroad
@@ -169,8 +185,12 @@ class Profile(_Strict):
     launched: bool = False                   # the service is already live
     features: Features = Features()
     public_opinion_or_mobilisation: bool = False  # 具有舆论属性或者社会动员能力
-    users: NonNegInt = 0
+    users: NonNegInt = 0                     # registered users (注册用户); for a service without registration, its users
+    monthly_active_users: NonNegInt | None = None  # 月活跃用户; null = not known (NDSR Art. 62(8): the
+                                                   # large-platform line is 50 million registered or 10 million
+                                                   # monthly active users)
     minors_among_users: bool = False         # users under 18
+    elderly_users: bool = False              # older people (老年人) are among the users (ARP Art. 19)
     children_under_14: bool = False          # processes personal information of children under 14
     personal_information: bool = False
     pi_subjects: NonNegInt = 0
@@ -182,7 +202,10 @@ class Profile(_Strict):
     cii_operator: bool = False               # notified as a critical information infrastructure operator
     important_data: bool = False             # processes data identified as important data
     sector: Sector = "other"
-    platforms: list[str] = []                # third-party platforms it publishes on (WeChat, Weibo, Xiaohongshu, Douyin ...)
+    platforms: list[str] = []                # third-party platforms it publishes on (WeChat, Weibo, Xiaohongshu, Douyin ...);
+                                             # recorded and shown in the report header, but no article in the corpus makes
+                                             # an obligation depend on the platform used (the platforms' own rules are not
+                                             # in the corpus)
     models: list[Model] = []
     data_storage: Literal["mainland", "abroad", "both"] = "mainland"
     foreign_investment: bool = False         # foreign-invested enterprise
@@ -210,6 +233,9 @@ class Profile(_Strict):
             problems.append("sensitive_pi_subjects cannot exceed pi_subjects")
         if self.children_under_14 and not self.minors_among_users:
             problems.append("children_under_14 needs minors_among_users: true (children are minors)")
+        if self.features.work_scheduling and not self.features.algorithmic_recommendation:
+            problems.append("features.work_scheduling needs features.algorithmic_recommendation: true (scheduling work by "
+                            "algorithm is a scheduling-decision algorithm, 调度决策类, ARP Art. 2 para. 2)")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -496,6 +522,8 @@ class Assessment:
     not_applicable: tuple[Finding, ...]
     roadmap: tuple[Step, ...]
     warnings: tuple[str, ...]
+    platforms: tuple[str, ...] = ()          # recorded, shown in the header; no condition uses them
+    destinations: tuple[str, ...] = ()       # cross_border.destinations, likewise
 
     def ids(self, status: str = "applies") -> list[str]:
         group = {"applies": self.applicable, "confirm": self.to_confirm, "not_applicable": self.not_applicable}[status]
@@ -508,6 +536,7 @@ class Assessment:
         return {
             "profile": self.profile,
             "as_of": self.as_of.isoformat(),
+            "recorded": {"platforms": list(self.platforms), "cross_border_destinations": list(self.destinations)},
             "risk": {"level": self.risk_level, "drivers": [d.to_dict() for d in self.risk_drivers]},
             "summary": {"applicable": len(self.applicable), "to_confirm": len(self.to_confirm),
                         "not_applicable": len(self.not_applicable), "roadmap_steps": len(self.roadmap)},
@@ -745,13 +774,22 @@ def _roadmap(profile: Profile, findings: list[Finding]) -> tuple[Step, ...]:
     return tuple(steps)
 
 
-def _profile_warnings(profile: Profile, facts: Mapping[str, Any]) -> list[str]:
+def _profile_warnings(profile: Profile, facts: Mapping[str, Any], scopes_applying: set[str]) -> list[str]:
     notes = []
     aiish = facts["features.deep_synthesis"] or profile.features.algorithmic_recommendation or profile.features.user_publishing
     if profile.public_service and aiish and not profile.public_opinion_or_mobilisation:
         notes.append("public_opinion_or_mobilisation is false: the corpus does not define public-opinion attributes or social "
                      "mobilisation capacity; if users can publish or receive information at scale, confirm it, because security "
                      "assessment and algorithm filing (GAI Art. 17, ARP Arts. 24, 27, Deep Synthesis Arts. 19-20) depend on it")
+    if "arp-service" in scopes_applying and not profile.elderly_users:
+        notes.append("elderly_users is false: ARP Art. 19 binds algorithmic recommendation providers 向老年人提供服务的 "
+                     "(age-friendly services, monitoring of telecom and online fraud information); a service open to the "
+                     "public usually has older users: confirm")
+    if (profile.monthly_active_users is None and profile.public_service and profile.users >= 1_000_000
+            and "ndsr-large-platform-line" not in scopes_applying):
+        notes.append(f"monthly_active_users is not given: the Network Data Regulations' large-platform line (Art. 62(8)) is "
+                     f"50 million registered or 10 million monthly active users; with {profile.users} registered users the "
+                     "monthly line was taken as not reached. Give the number if people use the service without registering")
     if profile.sector in ("finance", "healthcare") and profile.personal_information and not facts["processes_sensitive_pi"]:
         notes.append(f"sector is {profile.sector} but no sensitive personal information is declared: PIPL Art. 28 lists "
                      "医疗健康 (medical and health) and 金融账户 (financial account) information as sensitive; confirm")
@@ -787,7 +825,7 @@ def assess(profile: Profile, corpus: Corpus, obligations: Rulebook, as_of: Optio
     findings = [_evaluate_obligation(ob, facts, scopes, cache, corpus, as_of) for ob in obligations.obligations.values()]
     statuses = {f.id: f.status for f in findings}
     level, drivers = _risk(facts, scopes, cache, statuses)
-    warnings = _profile_warnings(profile, facts)
+    warnings = _profile_warnings(profile, facts, {s.id for s in scope_findings if s.applies})
     warnings += sorted({w for f in findings if f.status != "not_applicable" for w in f.warnings})
     return Assessment(
         profile=profile.name or "profile", as_of=as_of, risk_level=level, risk_drivers=drivers,
@@ -797,6 +835,8 @@ def assess(profile: Profile, corpus: Corpus, obligations: Rulebook, as_of: Optio
         not_applicable=tuple(f for f in findings if f.status == "not_applicable"),
         roadmap=_roadmap(profile, findings),
         warnings=tuple(warnings),
+        platforms=tuple(profile.platforms),
+        destinations=tuple(profile.cross_border.destinations),
     )
 
 
@@ -811,14 +851,24 @@ def load_rules(settings=None) -> tuple[Corpus, Rulebook]:
     return corpus, load_obligations(Path(settings.corpus_dir) / "obligations", corpus, PROFILE_FIELDS)
 
 
-def assess_profile(profile: Profile | Mapping | Path | str, settings=None, as_of: Optional[dt.date] = None) -> Assessment:
-    """Convenience for the CLI and Advisor.assess: a Profile, a mapping, or a YAML/JSON file path."""
+ProfileInput = typing.Union[Profile, Mapping[str, Any], Path, str]
+
+
+def as_profile(profile: ProfileInput) -> Profile:
+    """A Profile from a Profile, a mapping, or a YAML/JSON file path (ProfileError if invalid)."""
+    if isinstance(profile, Profile):
+        return profile
     if isinstance(profile, (str, Path)):
-        profile = load_profile(profile)
-    elif not isinstance(profile, Profile):
-        profile = parse_profile(dict(profile))
+        return load_profile(profile)
+    if isinstance(profile, Mapping):
+        return parse_profile(dict(profile))
+    raise ProfileError(f"a profile must be a mapping of profile fields or a file path, not {type(profile).__name__}")
+
+
+def assess_profile(profile: ProfileInput, settings=None, as_of: Optional[dt.date] = None) -> Assessment:
+    """Convenience for the CLI: a Profile, a mapping, or a YAML/JSON file path."""
     corpus, book = load_rules(settings)
-    return assess(profile, corpus, book, as_of)
+    return assess(as_profile(profile), corpus, book, as_of)
 
 
 # --------------------------------------------------------------------------- markdown
@@ -835,6 +885,8 @@ _LABELS = {
         "none": "none", "no_penalty": "no penalty article in the corpus", "unverified": "unverified",
         "depends": "after", "nothing": "(nothing scheduled)", "translation": "Our translation (unofficial)",
         "disclaimer": DISCLAIMER_EN,
+        "platforms": "Publishes on", "destinations": "Cross-border destinations",
+        "recorded": "recorded only: no article in the corpus makes an obligation depend on them",
     },
     "zh": {
         "title": "合规评估", "as_of": "评估日期", "risk": "风险等级", "drivers": "风险因素",
@@ -846,6 +898,8 @@ _LABELS = {
         "none": "无", "no_penalty": "语料库中无对应罚则条文", "unverified": "未核验",
         "depends": "前置", "nothing": "（无安排）", "translation": "",
         "disclaimer": DISCLAIMER_ZH,
+        "platforms": "发布平台", "destinations": "数据出境目的地",
+        "recorded": "仅作记录：语料库中没有条文使义务的适用取决于此",
     },
 }
 _LEVEL_ZH = {"low": "低", "medium": "中", "high": "高", "critical": "严重"}
@@ -877,7 +931,12 @@ def _markdown(a: Assessment, lang: str) -> str:
     zh = lang == "zh"
     level = f"{_LEVEL_ZH[a.risk_level]}（{a.risk_level}）" if zh else a.risk_level.upper()
     out = [f"# {L['title']}: {a.profile}" if not zh else f"# {L['title']}：{a.profile}", "",
-           f"{L['as_of']}: {a.as_of.isoformat()} · {L['risk']}: **{level}**", "", f"_{L['disclaimer']}_", ""]
+           f"{L['as_of']}: {a.as_of.isoformat()} · {L['risk']}: **{level}**", ""]
+    recorded = [f"{L[key]}: {'、'.join(values) if zh else ', '.join(values)}"
+                for key, values in (("platforms", a.platforms), ("destinations", a.destinations)) if values]
+    if recorded:
+        out += [" · ".join(recorded) + (f"（{L['recorded']}）" if zh else f" ({L['recorded']})"), ""]
+    out += [f"_{L['disclaimer']}_", ""]
     out += [f"## {L['drivers']}", ""]
     if not a.risk_drivers:
         out.append(f"- {L['none']}")

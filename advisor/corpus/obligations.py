@@ -15,7 +15,7 @@ The condition language (YAML)::
     {always: true}                     unconditional
     {field: PATH, OP: VALUE}           a profile fact; exactly one OP:
         eq, ne                         equal / not equal (bool, int, str, or null for optional fields)
-        gt, gte, lt, lte               numeric comparisons
+        gt, gte, lt, lte               numeric comparisons (false when an optional number is null)
         in                             the fact is one of a list of values
         contains                       a list fact includes the value
         contains_any                   a list fact includes at least one of a list of values
@@ -291,6 +291,8 @@ _NEGATED = {"gt": "≤", "gte": "<", "lt": "≥", "lte": ">"}
 
 
 def _test(op: str, actual: Any, value: Any) -> bool:
+    if actual is None and op in _SYMBOL:  # an optional number not given: no comparison holds
+        return False
     if op == "eq":
         return actual == value
     if op == "ne":
@@ -315,6 +317,8 @@ def _test(op: str, actual: Any, value: Any) -> bool:
 def _describe(leaf: Leaf, actual: Any, holds: bool) -> str:
     """A true statement about the profile (valid whether or not the test held)."""
     base = f"{leaf.field} = {_fmt(actual)}"
+    if actual is None and leaf.op in _SYMBOL:
+        return f"{base} (not given)"
     if leaf.op == "eq":
         return base
     if leaf.op == "ne":
