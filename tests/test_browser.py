@@ -2,7 +2,7 @@
 
 The browser test drives Debian's Chromium (`apt-get install chromium fonts-wqy-microhei`) through
 Playwright's Python API; it never downloads a browser. Without Chromium it is skipped, except on CI
-(CI=true), where it fails. The screenshot goes to tests/artifacts/chat.png.
+(CI=true), where it fails. The screenshots go to tests/artifacts/chat.png and interview.png.
 """
 
 from __future__ import annotations
@@ -106,6 +106,18 @@ def test_respond_streams_model_lines_as_they_come(demo, advisor, monkeypatch):
     assert "《生成式人工智能服务管理暂行办法》第十二条" in panel and download["value"].endswith(".md")
 
 
+
+def test_roadmap_template_uses_the_profile_from_the_assess_tab(demo, advisor):
+    respond = _handler(demo, "respond")
+    profile = {"name": "Agency", "public_service": True, "features": {"generative_image": True, "publishes_ai_content": True}}
+    steps = [s.obligation for s in advisor.assess(profile).roadmap]
+    chat, _, panel, download, _ = list(respond("", "roadmap", "", "", "", "", "en", "offline", "", [], profile))[-1]
+    assert re.findall(r"\[`([a-z0-9-]+)`\]", chat[-1]["content"]) == steps and "engine" in chat[-1]["content"]
+    assert "Agency" in chat[-2]["content"] and CITATION.search(panel) and download["value"].endswith(".md")
+    # without a profile the same template needs its variable, and says so in the chat
+    chat, *_ = list(respond("", "roadmap", "", "", "", "", "en", "offline", "", [], None))[-1]
+    assert "business_description" in chat[-1]["content"]
+
 # ---- in the browser ------------------------------------------------------------------------------
 
 def _chromium() -> str | None:
@@ -195,6 +207,55 @@ def test_chat_in_browser(browser, server_url, advisor):
 
         ARTIFACTS.mkdir(exist_ok=True)
         shot = ARTIFACTS / "chat.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        context.close()
+
+
+def test_interview_in_browser(browser, server_url, advisor):
+    profile = {"public_service": True, "features": {"generative_text": True}, "personal_information": True}
+    expected = advisor.assess(profile)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda route: route.abort())
+    try:
+        page.goto(server_url, wait_until="domcontentloaded")
+        page.get_by_role("tab", name="Assess my business · 合规评估").click()
+        for field in ("public-service", "features-generative-text", "personal-information"):
+            box = page.locator(f"#field-{field} input[type=checkbox]")
+            box.check()
+            assert box.is_checked()
+        page.locator("#assess").click()
+
+        page.wait_for_function(
+            """() => { const b = document.querySelector('#assessment-download button') ||
+                                 document.querySelector('button#assessment-download');
+                       return b && !b.disabled; }""",
+            timeout=TIMEOUT_MS,
+        )
+        risk = page.locator("#assessment-risk").inner_text()
+        assert f"{expected.risk_level.upper()}" in risk, risk
+        report = page.locator("#assessment").inner_text()
+        assert CITATION.search(report), report[:500]
+        assert all(oid in report for oid in expected.ids("applies")), report[:500]
+
+        with page.expect_download() as info:
+            page.locator("#assessment-download").click()
+        downloaded = Path(info.value.path()).read_text(encoding="utf-8")
+        assert CITATION.search(downloaded) and "Six-month roadmap" in downloaded
+        assert "public_service: true" in downloaded and "generative_text: true" in downloaded
+
+        # a broken profile file is explained and leaves the form as it was
+        page.locator("#profile-upload").locator("xpath=..").locator("input[type=file]").set_input_files(
+            files=[{"name": "broken.yaml", "mimeType": "application/yaml", "buffer": b"public_service: [oops\n"}])
+        page.wait_for_function("() => document.querySelector('#profile-status').innerText.includes('YAML')")
+        assert "Not loaded" in page.locator("#profile-status").inner_text()
+        assert page.locator("#field-public-service input[type=checkbox]").is_checked()
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "interview.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     finally:

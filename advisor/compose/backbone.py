@@ -73,7 +73,7 @@ _TEXT = {
         "no_priorities": "Nothing is due yet.",
         "risk_foot": "Full checklist: {applies} obligations apply, {confirm} to confirm, {na} considered and not applicable; {later} further roadmap steps in months {first}-6. Run `advisor assess --profile FILE` for every obligation with its reasons, evidence and penalty articles.",
         "road_head": "Six-month compliance roadmap for {name} (risk level {level}), under the rules in force on {day}. Steps are ordered by dependency: assessments and filings come before the launch steps that need them.",
-        "month": "Month {n}", "nothing": "(nothing scheduled)", "after": "after", "confirm": "Confirm",
+        "month": "Month {n}", "nothing": "(nothing scheduled)", "after": "after", "timing": "Timing",
         "facts": "facts",
         "road_foot": "Evidence to keep, timing and penalty articles for each step: `advisor assess --profile FILE`.",
     },
@@ -84,7 +84,7 @@ _TEXT = {
         "no_priorities": "暂无到期事项。",
         "risk_foot": "完整清单：适用义务{applies}项，待确认{confirm}项，已考虑但不适用{na}项；路线图第{first}至6个月另有{later}个步骤。运行 `advisor assess --profile FILE` 查看每项义务的触发事实、应留存记录和罚则条文。",
         "road_head": "{name}的六个月合规路线图（风险等级：{level}），依据{day}有效的规定。步骤按依赖关系排序：评估和备案排在需要它们的上线步骤之前。",
-        "month": "第{n}个月", "nothing": "（无安排）", "after": "前置", "confirm": "确认",
+        "month": "第{n}个月", "nothing": "（无安排）", "after": "前置", "timing": "时限",
         "facts": "触发事实",
         "road_foot": "每一步应留存的记录、时限和罚则条文：运行 `advisor assess --profile FILE`。",
     },
@@ -113,8 +113,10 @@ def layout(assessment: Assessment, backbone: str, lang: str) -> Layout:
         after = f" ({T['after']}: {', '.join(step.depends_on)})" if step.depends_on else ""
         title = step.title_zh if zh else step.title_en
         action = step.action_zh if zh else step.action_en
+        timing = findings[step.obligation].timing
+        when = f" {T['timing']}: {timing[lang]}" if timing else ""  # the article's own deadline, never reworded
         return Item(f"{prefix}{step.order}", f"{title}{'：' if zh else ': '}{action}",
-                    _cites(findings[step.obligation]), f" [`{step.obligation}`]{after}")
+                    _cites(findings[step.obligation]), f" [`{step.obligation}`]{after}{when}")
 
     if backbone == "risk":
         drivers = tuple(

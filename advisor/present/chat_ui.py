@@ -3,9 +3,15 @@
 A thin shell over `Advisor`: every answer comes from `Advisor.ask_stream`, every article text from
 the corpus. Mounted at "/" by `advisor.present.http.create_app(advisor, mount_ui=True)`.
 
+Two tabs: "Ask" (the chat) and "Assess my business" (the interview of
+`advisor.present.interview_ui`: a profile form, then the cited checklist and roadmap).
+
 Stable element ids (for the browser test and for anyone styling or scripting the page):
-``question``, ``submit``, ``clear``, ``template``, ``template-help``, ``var-0`` .. ``var-3``, ``lang``,
-``provider``, ``as-of``, ``chatbot``, ``citations``, ``download``.
+``tab-ask``, ``tab-assess`` (the tab panels); in the chat: ``question``, ``submit``, ``clear``, ``template``,
+``template-help``, ``var-0`` .. ``var-3``, ``lang``, ``provider``, ``as-of``, ``chatbot``, ``citations``,
+``download``; in the interview: ``assess``, ``assess-lang``, ``assess-as-of``, ``assessment-risk``,
+``assessment``, ``assessment-download``, ``profile-download``, ``profile-upload``, ``profile-status``,
+``section-<key>`` and ``field-<path>`` (see interview_ui).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from advisor.compose.templates import Template
 from advisor.errors import AdvisorError
 from advisor.present.advisor import Advisor
 from advisor.present.http import answer_markdown
+from advisor.present.interview_ui import build_interview
 from advisor.providers.llms import describe_providers
 
 FREE = "__free__"  # the template picker's "no template" choice
@@ -66,7 +73,11 @@ def variable_updates(templates: dict[str, Template], name: str | None) -> list[d
                                    lines=4 if long else 1, max_lines=12 if long else 3))
         else:
             boxes.append(gr.update(visible=False, value="", label=f"variable {i + 1}", placeholder=""))
-    return [gr.update(visible=False), gr.update(value=f"**{tpl.title}.** {tpl.description}", visible=True), *boxes]
+    help_text = f"**{tpl.title}.** {tpl.description}"
+    if tpl.backbone:
+        help_text += ("\n\nWith a profile from the *Assess my business* tab, this answer is built on the applicability "
+                      "engine (the fields below are then optional). · 如已在“合规评估”页填写画像，本回答基于适用性引擎生成（下列字段可不填）。")
+    return [gr.update(visible=False), gr.update(value=help_text, visible=True), *boxes]
 
 
 def provider_choices(advisor: Advisor) -> tuple[list[tuple[str, str]], str]:
@@ -85,11 +96,13 @@ def provider_choices(advisor: Advisor) -> tuple[list[tuple[str, str]], str]:
     return choices, default
 
 
-def request_summary(tpl: Template | None, question: str, values: dict[str, str]) -> str:
+def request_summary(tpl: Template | None, question: str, values: dict[str, str], profile: dict | None = None) -> str:
     """What the user asked, as shown in the chat."""
     if tpl is None:
         return question
     lines = [f"**{tpl.title}**"] + [f"- {k.replace('_', ' ')}: {v}" for k, v in values.items()]
+    if profile is not None:
+        lines.append(f"- profile · 画像: {profile.get('name') or 'from the Assess tab · 来自合规评估页'}")
     return "\n".join(lines)
 
 
@@ -179,18 +192,21 @@ def build_ui(advisor: Advisor) -> gr.Blocks:
         return variable_updates(templates, name)
 
     def respond(question: str, template: str, v0: str, v1: str, v2: str, v3: str, lang: str, provider: str,
-                as_of: str, history: list[dict]) -> Iterator[tuple]:
+                as_of: str, history: list[dict], profile: dict | None = None) -> Iterator[tuple]:
         history = list(history or [])
         tpl = templates.get(template or "")
         values = dict(zip(tpl.variables, [v0, v1, v2, v3])) if tpl else {}
         values = {k: (v or "").strip() for k, v in values.items()}
+        profile = profile if tpl is not None and tpl.backbone and profile else None  # the Assess tab's profile
+        if profile is not None:
+            values = {k: v for k, v in values.items() if v}  # the profile describes the business
         question = (question or "").strip()
         nothing = gr.update()
         if tpl is None and not question:
             gr.Warning("Type a question, or pick a template. / 请输入问题或选择模板。")
             yield history, history, nothing, nothing, nothing
             return
-        history += [{"role": "user", "content": request_summary(tpl, question, values)},
+        history += [{"role": "user", "content": request_summary(tpl, question, values, profile)},
                     {"role": "assistant", "content": SEARCHING}]
         yield history, history, nothing, gr.update(value=None, interactive=False), "" if tpl is None else nothing
 
@@ -207,10 +223,10 @@ def build_ui(advisor: Advisor) -> gr.Blocks:
         try:
             for piece in advisor.ask_stream(
                 None if tpl else question, template=tpl.name if tpl else None, variables=values or None,
-                lang=lang or "en", as_of=day, provider=provider or None,
+                lang=lang or "en", as_of=day, provider=provider or None, profile=profile,
             ):
                 if isinstance(piece, Answer):
-                    path = write_download(downloads, request_summary(tpl, question, values), piece)
+                    path = write_download(downloads, request_summary(tpl, question, values, profile), piece)
                     yield (show(answer_markdown(piece)), history, citations_markdown(advisor, piece),
                            gr.update(value=path, interactive=True), nothing)
                     return
@@ -226,46 +242,52 @@ def build_ui(advisor: Advisor) -> gr.Blocks:
         gr.Markdown(
             "## China AI compliance advisor · 中国人工智能合规顾问\n"
             "What China's AI and data rules require of what you are doing, citing the exact articles. "
-            "Ask freely, or pick a template and fill in its fields. · 直接提问，或选择模板并填写字段。"
+            "Ask freely, or pick a template and fill in its fields; or answer the questions of the Assess tab "
+            "for a checklist and roadmap. · 直接提问，或选择模板并填写字段；或在“合规评估”页回答问题，获取合规清单和路线图。"
         )
-        history = gr.State([])
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=420):
-                chatbot = gr.Chatbot(
-                    label="Advisor · 顾问", elem_id="chatbot", height=460, render_markdown=True,
-                    placeholder="Answers quote the regulations verbatim. · 回答逐字引用法规原文。",
-                    **_chatbot_kwargs(),
-                )
-                with gr.Row():
-                    template = gr.Dropdown(choices=template_choices(templates), value=FREE, label="Template · 模板",
-                                           elem_id="template", scale=3, filterable=False)
-                    lang = gr.Radio(choices=[("English", "en"), ("中文", "zh")], value="en", label="Answer language · 回答语言",
-                                    elem_id="lang", scale=2)
-                template_help = gr.Markdown(visible=False, elem_id="template-help")
-                boxes = [gr.Textbox(visible=False, label=f"variable {i + 1}", elem_id=f"var-{i}", lines=1)
-                         for i in range(MAX_VARIABLES)]
-                question = gr.Textbox(label="Question · 问题", elem_id="question", lines=2, max_lines=8,
-                                      placeholder="e.g. Do AI-generated product images on Xiaohongshu need a label? · 例如：小红书上的AI生成商品图需要标识吗？")
-                with gr.Row():
-                    submit = gr.Button("Ask · 提问", variant="primary", elem_id="submit", scale=3)
-                    clear_btn = gr.Button("Clear · 清空", elem_id="clear", scale=1)
-                with gr.Accordion("Options · 选项", open=True):
-                    with gr.Row():
-                        provider = gr.Dropdown(choices=providers, value=default_provider, label="Model provider · 模型",
-                                               info="“no key” providers need an API key in the server's environment.",
-                                               elem_id="provider", scale=2)
-                        as_of = gr.Textbox(label="As of · 截至日期", placeholder="YYYY-MM-DD (default: today)",
-                                           elem_id="as-of", scale=1)
-            with gr.Column(scale=2, min_width=340):
-                gr.Markdown("### Citations · 引用条文")
-                citations = gr.Markdown(EMPTY_PANEL, elem_id="citations", max_height=880, line_breaks=True,
-                                        container=True)
-                download = gr.DownloadButton("Download answer (.md) · 下载回答", value=None, interactive=False,
-                                             elem_id="download")
+        with gr.Tabs(elem_id="tabs"):
+            with gr.Tab("Ask · 提问", elem_id="tab-ask"):
+                history = gr.State([])
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=420):
+                        chatbot = gr.Chatbot(
+                            label="Advisor · 顾问", elem_id="chatbot", height=460, render_markdown=True,
+                            placeholder="Answers quote the regulations verbatim. · 回答逐字引用法规原文。",
+                            **_chatbot_kwargs(),
+                        )
+                        with gr.Row():
+                            template = gr.Dropdown(choices=template_choices(templates), value=FREE, label="Template · 模板",
+                                                   elem_id="template", scale=3, filterable=False)
+                            lang = gr.Radio(choices=[("English", "en"), ("中文", "zh")], value="en", label="Answer language · 回答语言",
+                                            elem_id="lang", scale=2)
+                        template_help = gr.Markdown(visible=False, elem_id="template-help")
+                        boxes = [gr.Textbox(visible=False, label=f"variable {i + 1}", elem_id=f"var-{i}", lines=1)
+                                 for i in range(MAX_VARIABLES)]
+                        question = gr.Textbox(label="Question · 问题", elem_id="question", lines=2, max_lines=8,
+                                              placeholder="e.g. Do AI-generated product images on Xiaohongshu need a label? · 例如：小红书上的AI生成商品图需要标识吗？")
+                        with gr.Row():
+                            submit = gr.Button("Ask · 提问", variant="primary", elem_id="submit", scale=3)
+                            clear_btn = gr.Button("Clear · 清空", elem_id="clear", scale=1)
+                        with gr.Accordion("Options · 选项", open=True):
+                            with gr.Row():
+                                provider = gr.Dropdown(choices=providers, value=default_provider, label="Model provider · 模型",
+                                                       info="“no key” providers need an API key in the server's environment.",
+                                                       elem_id="provider", scale=2)
+                                as_of = gr.Textbox(label="As of · 截至日期", placeholder="YYYY-MM-DD (default: today)",
+                                                   elem_id="as-of", scale=1)
+                    with gr.Column(scale=2, min_width=340):
+                        gr.Markdown("### Citations · 引用条文")
+                        citations = gr.Markdown(EMPTY_PANEL, elem_id="citations", max_height=880, line_breaks=True,
+                                                container=True)
+                        download = gr.DownloadButton("Download answer (.md) · 下载回答", value=None, interactive=False,
+                                                     elem_id="download")
+            with gr.Tab("Assess my business · 合规评估", elem_id="tab-assess"):
+                # the last valid profile (a dict, or None): the risk_level and roadmap templates use it
+                interview_profile = build_interview(advisor)
         gr.Markdown(f"<small>{DISCLAIMER}</small>")
 
         template.change(on_template, inputs=template, outputs=[question, template_help, *boxes], queue=False)
-        inputs = [question, template, *boxes, lang, provider, as_of, history]
+        inputs = [question, template, *boxes, lang, provider, as_of, history, interview_profile]
         outputs = [chatbot, history, citations, download, question]
         submit.click(respond, inputs=inputs, outputs=outputs)
         question.submit(respond, inputs=inputs, outputs=outputs)
