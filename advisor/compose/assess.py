@@ -262,23 +262,25 @@ def _field_info(annotation: Any) -> FieldInfo | None:
     return None
 
 
+def profile_leaves(model: type[BaseModel] = Profile, prefix: str = "") -> list[tuple[str, FieldInfo, Any]]:
+    """(path, kind, pydantic field) for every leaf of `model`, nested models flattened, in model order.
+
+    TypeError for a field type conditions and forms cannot use."""
+    leaves: list[tuple[str, FieldInfo, Any]] = []
+    for name, info in model.model_fields.items():
+        ann = info.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            leaves += profile_leaves(ann, f"{prefix}{name}.")
+            continue
+        fi = _field_info(ann)
+        if fi is None:
+            raise TypeError(f"unsupported profile field type for {prefix}{name}: {ann}")
+        leaves.append((prefix + name, fi, info))
+    return leaves
+
+
 def _profile_fields() -> dict[str, FieldInfo]:
-    found: dict[str, FieldInfo] = {}
-
-    def walk(model: type[BaseModel], prefix: str) -> None:
-        for name, info in model.model_fields.items():
-            if not prefix and name in ("name", "description"):
-                continue
-            ann = info.annotation
-            if isinstance(ann, type) and issubclass(ann, BaseModel):
-                walk(ann, f"{prefix}{name}.")
-                continue
-            fi = _field_info(ann)
-            if fi is None:
-                raise TypeError(f"unsupported profile field type for {prefix}{name}: {ann}")
-            found[prefix + name] = fi
-
-    walk(Profile, "")
+    found = {path: fi for path, fi, _ in profile_leaves() if path not in ("name", "description")}
     found.update({
         "features.generative": FieldInfo("bool"),
         "features.deep_synthesis": FieldInfo("bool"),

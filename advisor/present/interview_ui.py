@@ -19,12 +19,10 @@ import hashlib
 import html
 import re
 import tempfile
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import gradio as gr
 import yaml
@@ -36,7 +34,9 @@ from advisor.compose.assess import (
     ProfileError,
     load_profile,
     parse_profile,
+    profile_leaves,
 )
+from advisor.corpus.obligations import FieldInfo
 from advisor.errors import AdvisorError
 from advisor.present.advisor import Advisor
 
@@ -183,27 +183,13 @@ class FormField:
         return "field-" + self.path.replace(".", "-").replace("_", "-")
 
 
-def _kind(annotation: Any) -> tuple[str, tuple[str, ...], bool]:
-    """(kind, choices, optional) for a field annotation; TypeError for a type the form cannot ask."""
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin is Annotated:
-        return _kind(args[0])
-    if origin in (typing.Union, types.UnionType) and type(None) in args and len(args) == 2:
-        kind, choices, _ = _kind(next(a for a in args if a is not type(None)))
-        return kind, choices, True
-    if annotation is bool:
-        return "bool", (), False
-    if annotation is int:
-        return "int", (), False
-    if annotation is str:
-        return "text", (), False
-    if origin is Literal:
-        return "choice", tuple(str(a) for a in args), False
-    if origin is list and args:
-        inner, choices, _ = _kind(args[0])
-        if inner in ("choice", "text"):
-            return ("multi" if inner == "choice" else "tags"), choices, False
-    raise TypeError(f"the interview cannot ask for a field of type {annotation}")
+_FORM_KINDS = {("bool", False): "bool", ("int", False): "int", ("str", True): "choice", ("str", False): "text",
+               ("list", True): "multi", ("list", False): "tags"}
+
+
+def _kind(kind: FieldInfo) -> tuple[str, tuple[str, ...], bool]:
+    """(form kind, choices, optional) for a profile leaf's kind."""
+    return _FORM_KINDS[(kind.kind, bool(kind.choices))], tuple(kind.choices or ()), kind.nullable
 
 
 def _readable(name: str) -> str:
@@ -220,16 +206,12 @@ def _describe(path: str, info) -> tuple[str, str, str, str]:
     return section, _readable(path.rsplit(".", 1)[-1]), "", info.description or ""
 
 
-def _walk(model: type[BaseModel], prefix: str = "") -> list[FormField]:
+def _walk(model: type[BaseModel]) -> list[FormField]:
     fields = []
-    for name, info in model.model_fields.items():
-        path, ann = prefix + name, info.annotation
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            fields += _walk(ann, path + ".")
-            continue
-        kind, choices, optional = _kind(ann)
+    for path, kind, info in profile_leaves(model):
+        form_kind, choices, optional = _kind(kind)
         section, en, zh, help_text = _describe(path, info)
-        fields.append(FormField(path, kind, info.get_default(call_default_factory=True), choices, optional,
+        fields.append(FormField(path, form_kind, info.get_default(call_default_factory=True), choices, optional,
                                 section, en, zh, help_text))
     return fields
 
