@@ -113,7 +113,7 @@ def test_streaming_with_a_profile_yields_the_checked_answer(advisor):
 
 def test_a_model_rewords_every_item_and_the_structure_stays(advisor, fake):
     plan = layout(advisor.assess(AGENCY, DAY), "roadmap", "en")
-    reply = "\n".join(f"[{i.key}] In plain words: this step." for i in plan.items())
+    reply = "\n".join(f"[{i.key}] In plain words, {i.text}" for i in plan.items())
     server = fake(("ok", reply))
     answer = advisor.ask(template="roadmap", profile=AGENCY, as_of=DAY, provider="vllm")
     assert answer.provider == "engine+vllm:fake" and not [w for w in answer.warnings if "item" in w]
@@ -126,11 +126,11 @@ def test_a_model_rewords_every_item_and_the_structure_stays(advisor, fake):
 def test_a_rewording_that_adds_a_number_or_an_article_is_refused(advisor, fake):
     plan = layout(advisor.assess(AGENCY, DAY), "roadmap", "en")
     first, second = plan.items()[:2]
-    reply = "\n".join([f"[{first.key}] Finish this within 30 days.", f"[{second.key}] Do it as PIPL Art. 99 says."]
-                      + [f"[{i.key}] Reworded." for i in plan.items()[2:]])
+    reply = "\n".join([f"[{first.key}] {first.text} Finish this within 30 days.", f"[{second.key}] {second.text} PIPL Art. 99."]
+                      + [f"[{i.key}] Reworded: {i.text}" for i in plan.items()[2:]])
     fake(("ok", reply))
     answer = advisor.ask(template="roadmap", profile=AGENCY, as_of=DAY, provider="vllm")
-    assert "30 days" not in answer.text and "Art. 99" not in answer.text
+    assert "30 days" not in answer.text and "Art. 99" not in answer.text and answer.text.count("Reworded:") == len(plan.items()) - 2
     assert first.text in answer.text and second.text in answer.text
     assert any(w.startswith(f"item {first.key}: the model's wording added 30") for w in answer.warnings)
     assert any(w.startswith(f"item {second.key}:") for w in answer.warnings)
@@ -139,11 +139,11 @@ def test_a_rewording_that_adds_a_number_or_an_article_is_refused(advisor, fake):
 def test_the_model_cannot_add_or_drop_an_item(advisor, fake):
     plan = layout(advisor.assess(AGENCY, DAY), "roadmap", "en")
     kept = plan.items()[1:]
-    reply = "\n".join([f"[{i.key}] Reworded." for i in kept] + ["[S99] Also appoint a chief AI officer."])
+    reply = "\n".join([f"[{i.key}] Reworded: {i.text}" for i in kept] + ["[S99] Also appoint a chief AI officer."])
     fake(("ok", reply))
     answer = advisor.ask(template="roadmap", profile=AGENCY, as_of=DAY, provider="vllm")
     assert "chief AI officer" not in answer.text
-    assert plan.items()[0].text in answer.text and answer.text.count("Reworded.") == len(kept)
+    assert plan.items()[0].text in answer.text and answer.text.count("Reworded:") == len(kept)
     assert any("S99" in w for w in answer.warnings) and any(plan.items()[0].key in w for w in answer.warnings)
 
 
@@ -164,16 +164,19 @@ def test_profile_text_is_sent_to_the_model_as_data(advisor, fake):
 
 
 @pytest.mark.parametrize(("line", "accepted"), [
-    ("[P1] Adopt the systems.", True),
-    ("1. [P1] Adopt the systems.", True),
-    ("【P1】 Adopt the systems.", True),
-    ("[P1] Adopt the systems within 10 days.", False),
-    ("[P1] See 《数据安全法》.", False),
-    ("[P1] Quote 「应当」.", False),
-    ("[P1] Under Article 7.", True),  # the engine's own text names Art. 7
+    ("[P1] Put in place the management systems that Art. 7 lists.", True),
+    ("1. [P1] Put in place the management systems Art. 7 lists.", True),
+    ("【P1】 Set up the management systems of Article 7.", True),
+    ("[P1] Adopt the systems of Art. 7 within 10 days.", False),      # adds a number
+    ("[P1] Adopt the systems of Art. 7 within six months.", False),  # adds a number in words
+    ("[P1] Adopt the management systems as required.", False),        # drops the article
+    ("[P1] Adopt the systems of 《数据安全法》 Art. 7.", False),         # adds a title
+    ("[P1] Adopt 「应当」 systems, Art. 7.", False),                      # adds a quote
+    ("[P1] Art. 7.", False),                                           # lost most of the item
+    ("[P1] ,", False),                                                 # nothing left
     ("[P1]", False),
 ])
-def test_accept_rewrites_keeps_only_rewordings_without_new_facts(line, accepted):
+def test_accept_rewrites_keeps_only_rewordings_that_keep_the_facts(line, accepted):
     from advisor.compose.backbone import Item
 
     item = Item("P1", "Adopt the management systems listed in Art. 7.", (("algorithm-recommendation-provisions-2021", 7),))

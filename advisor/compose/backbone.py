@@ -34,8 +34,11 @@ ENGINE = "engine"
 
 _LEVEL_ZH = {"low": "低", "medium": "中", "high": "高", "critical": "严重"}
 _KEY = re.compile(r"[\[【]\s*([A-Z]\d{1,3})\s*[\]】]")
+_WORD = re.compile(r"[A-Za-z\u4e00-\u9fff]")
+MIN_SHARE = 0.4  # a rewording shorter than this share of the item has lost content
 _LIST_TAIL = re.compile(r"\n\s*(?:\d+[.)、]|[-*•])\s*$")  # a list marker on its own line before the next key
-_FACT = re.compile(r"\d+(?:[.,]\d+)*|[一二三四五六七八九十百千万亿两〇零]+(?=[个日天月年周次万亿人名项份小])|第[一二三四五六七八九十百零〇两\d]+[条款项]|\bArt(?:icle)?s?\.?\s*\d+|《[^》]*》|「[^」]*」")
+_FACT = re.compile(r"(?i:\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+                   r"sixty|ninety|hundred|thousand|million|billion)\b)|\d+(?:[.,]\d+)*|[一二三四五六七八九十百千万亿两〇零]+(?=[个日天月年周次万亿人名项份小])|第[一二三四五六七八九十百零〇两\d]+[条款项]|\bArt(?:icle)?s?\.?\s*\d+|《[^》]*》|「[^」]*」")
 
 
 @dataclass(frozen=True)
@@ -173,11 +176,12 @@ def rewrite_messages(items: list[Item], lang: str, business: str) -> list[dict]:
 
 
 def _facts(text: str) -> set[str]:
-    """Numbers, article references, titles and quotes in `text`, in a canonical form (Art. 7 = Article 7)."""
+    """Numbers (digits, English number words, Chinese numerals with a unit), article references, titles and
+    quotes in `text`, in a canonical form (Art. 7 = Article 7, Six = six)."""
     out = set()
     for m in _FACT.findall(text):
         m = re.sub(r"\s+", "", m)
-        out.add(re.sub(r"^Art(?:icle)?s?\.?", "Art.", m))
+        out.add(re.sub(r"^Art(?:icle)?s?\.?", "Art.", m).lower() if m.isascii() else m)
     return out
 
 
@@ -192,6 +196,19 @@ def _segments(reply: str) -> list[tuple[str, str]]:
     return out
 
 
+def _rewording_problem(new: str, original: str) -> str | None:
+    """Why a rewording cannot replace the engine's text, or None: it must keep every number, article
+    reference, title and quote of the item, add none, and keep a fair share of its length."""
+    added, dropped = _facts(new) - _facts(original), _facts(original) - _facts(new)
+    if added:
+        return f"added {', '.join(sorted(added))}"
+    if dropped:
+        return f"dropped {', '.join(sorted(dropped))}"
+    if len(new) < MIN_SHARE * len(original):
+        return f"is much shorter than the item ({len(new)} of {len(original)} characters)"
+    return None
+
+
 def accept_rewrites(items: list[Item], reply: str) -> tuple[dict[str, str], list[str]]:
     """The rewordings that keep each item's facts, by key; and a warning for everything refused."""
     wanted = {i.key: i for i in items}
@@ -203,13 +220,14 @@ def accept_rewrites(items: list[Item], reply: str) -> tuple[dict[str, str], list
             unknown.append(key)
         elif key in found:
             warnings.append(f"item {key} came back twice: the first wording is used")
-        elif not text:
+        elif not _WORD.search(text):
             warnings.append(f"item {key} came back empty: the engine's wording is kept")
-        elif not _facts(text) <= _facts(wanted[key].text):
-            added = ", ".join(sorted(_facts(text) - _facts(wanted[key].text)))
-            warnings.append(f"item {key}: the model's wording added {added}; the engine's wording is kept")
         else:
-            found[key] = " ".join(text.split())
+            problem = _rewording_problem(text, wanted[key].text)
+            if problem:
+                warnings.append(f"item {key}: the model's wording {problem}; the engine's wording is kept")
+            else:
+                found[key] = " ".join(text.split())
     if unknown:
         warnings.append(f"the model returned items that do not exist ({', '.join(sorted(set(unknown)))}): dropped")
     missing = [k for k in wanted if k not in found and not any(w.startswith(f"item {k}") for w in warnings)]
