@@ -904,7 +904,7 @@ _LABELS = {
         "recorded": "仅作记录：语料库中没有条文使义务的适用取决于此",
     },
 }
-_LEVEL_ZH = {"low": "低", "medium": "中", "high": "高", "critical": "严重"}
+LEVEL_ZH = {"low": "低", "medium": "中", "high": "高", "critical": "严重"}
 
 
 def _reason(text: str, zh: bool) -> str:
@@ -931,7 +931,7 @@ def _quote(text: str) -> list[str]:
 def _markdown(a: Assessment, lang: str) -> str:
     L = _LABELS[lang]
     zh = lang == "zh"
-    level = f"{_LEVEL_ZH[a.risk_level]}（{a.risk_level}）" if zh else a.risk_level.upper()
+    level = f"{LEVEL_ZH[a.risk_level]}（{a.risk_level}）" if zh else a.risk_level.upper()
     out = [f"# {L['title']}: {a.profile}" if not zh else f"# {L['title']}：{a.profile}", "",
            f"{L['as_of']}: {a.as_of.isoformat()} · {L['risk']}: **{level}**", ""]
     recorded = [f"{L[key]}: {'、'.join(values) if zh else ', '.join(values)}"
@@ -943,7 +943,7 @@ def _markdown(a: Assessment, lang: str) -> str:
     if not a.risk_drivers:
         out.append(f"- {L['none']}")
     for d in a.risk_drivers:
-        lvl = _LEVEL_ZH[d.level] if zh else d.level
+        lvl = LEVEL_ZH[d.level] if zh else d.level
         out.append(f"- **{lvl}** ({d.rule}): {d.zh if zh else d.en} [{_reasons(d.facts, zh)}]")
     out += ["", f"## {L['scope']}", ""]
     for s in a.scopes:

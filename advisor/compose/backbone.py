@@ -20,7 +20,9 @@ import re
 from dataclasses import dataclass
 
 from advisor.compose.answer import DISCLAIMER_EN, DISCLAIMER_ZH, Answer, Citation
-from advisor.compose.assess import Assessment, Finding
+from advisor.compose.assess import LEVEL_ZH, Assessment, Finding
+from advisor.compose.chain import escape_data
+from advisor.compose.citations import article_label
 from advisor.compose.offline import select_quotes, unverified_warnings
 from advisor.compose.templates import BACKBONES
 from advisor.corpus import Corpus
@@ -32,7 +34,6 @@ from advisor.retrieve.hybrid import Hit, article_hit
 PRIORITY_MONTHS = 1  # the risk answer lists the roadmap's steps up to this month as its priorities
 ENGINE = "engine"
 
-_LEVEL_ZH = {"low": "低", "medium": "中", "high": "高", "critical": "严重"}
 _KEY = re.compile(r"[\[【]\s*([A-Z]\d{1,3})\s*[\]】]")
 _WORD = re.compile(r"[A-Za-z\u4e00-\u9fff]")
 MIN_SHARE = 0.4  # a rewording shorter than this share of the item has lost content
@@ -100,7 +101,7 @@ def _cites(finding: Finding) -> tuple[tuple[str, int], ...]:
 
 def _level(assessment: Assessment, lang: str) -> str:
     level = assessment.risk_level
-    return f"{_LEVEL_ZH[level]}（{level}）" if lang == "zh" else level.upper()
+    return f"{LEVEL_ZH[level]}（{level}）" if lang == "zh" else level.upper()
 
 
 def layout(assessment: Assessment, backbone: str, lang: str) -> Layout:
@@ -123,7 +124,7 @@ def layout(assessment: Assessment, backbone: str, lang: str) -> Layout:
 
     if backbone == "risk":
         drivers = tuple(
-            Item(f"R{n}", d.zh if zh else d.en, (), f" [{_LEVEL_ZH[d.level] if zh else d.level} · {d.rule}; {T['facts']}: {'; '.join(d.facts)}]")
+            Item(f"R{n}", d.zh if zh else d.en, (), f" [{LEVEL_ZH[d.level] if zh else d.level} · {d.rule}; {T['facts']}: {'; '.join(d.facts)}]")
             for n, d in enumerate(assessment.risk_drivers, start=1)
         )
         first = [s for s in assessment.roadmap if s.month <= PRIORITY_MONTHS]
@@ -162,15 +163,11 @@ _ASK = {
 }
 
 
-def _escape(text: str) -> str:
-    return text.replace("<", "＜").replace(">", "＞")
-
-
 def rewrite_messages(items: list[Item], lang: str, business: str) -> list[dict]:
     """The chat messages asking a model to reword `items` (and nothing else)."""
-    lines = "\n".join(f"[{i.key}] {_escape(i.text)}" for i in items)
+    lines = "\n".join(f"[{i.key}] {escape_data(i.text)}" for i in items)
     audience = "the business's compliance lead" if lang == "en" else "该企业的合规负责人"
-    user = (f"<business>\n{_escape(business)}\n</business>\n\n<items>\n{lines}\n</items>\n\n"
+    user = (f"<business>\n{escape_data(business)}\n</business>\n\n<items>\n{lines}\n</items>\n\n"
             + _ASK[lang].format(audience=audience, keys=", ".join(i.key for i in items)))
     return [{"role": "system", "content": _SYSTEM[lang]}, {"role": "user", "content": user}]
 
@@ -238,10 +235,6 @@ def accept_rewrites(items: list[Item], reply: str) -> tuple[dict[str, str], list
 
 # ---- the answer ---------------------------------------------------------------------------------
 
-def _label(hit: Hit, lang: str) -> str:
-    return f"〔《{hit.regulation}》{hit.heading_zh}〕" if lang == "zh" else f"〔{hit.short_en} Art. {hit.article} /《{hit.regulation}》{hit.heading_zh}〕"
-
-
 def render(plan: Layout, hits: dict[tuple[str, int], Hit], lang: str, prose: dict[str, str] | None = None) -> str:
     """The answer text: our headings and labels around each item's prose (reworded where accepted)."""
     prose = prose or {}
@@ -251,7 +244,7 @@ def render(plan: Layout, hits: dict[tuple[str, int], Hit], lang: str, prose: dic
         if not section.items:
             out.append(section.empty)
         for n, item in enumerate(section.items, start=1):
-            labels = "".join(_label(hits[c], lang) for c in item.cites if c in hits)
+            labels = "".join(article_label(hits[c], lang) for c in item.cites if c in hits)
             out.append(f"{n}. {prose.get(item.key, item.text)}{item.suffix}{' ' + labels if labels else ''}")
     out += ["", *plan.foot, "", DISCLAIMER_ZH if lang == "zh" else DISCLAIMER_EN]
     return "\n".join(out)

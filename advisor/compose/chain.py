@@ -42,7 +42,7 @@ REMINDER = {
 }
 
 
-def _escape(text: str) -> str:
+def escape_data(text: str) -> str:
     """Data must not be able to close or open our delimiting tags."""
     return text.replace("<", "＜").replace(">", "＞")
 
@@ -52,12 +52,12 @@ def build_messages(request: str, sources: list[Hit], lang: str) -> list[dict]:
     for hit in sources:
         blocks.append(
             f"<source>\n{citation_tag(hit)}\n《{hit.regulation}》{hit.heading_zh} ({hit.short_en}, Article {hit.article})\n"
-            f"{_escape(hit.text_zh)}\n"
-            + (f"English (unofficial translation): {_escape(hit.text_en)}\n" if lang == "en" else "")
+            f"{escape_data(hit.text_zh)}\n"
+            + (f"English (unofficial translation): {escape_data(hit.text_en)}\n" if lang == "en" else "")
             + "</source>"
         )
     example = citation_tag(sources[0]) if sources else "[pipl-2021 art. 39]"
-    user = ("<sources>\n" + "\n".join(blocks) + "\n</sources>\n\n<request>\n" + _escape(request) + "\n</request>\n\n"
+    user = ("<sources>\n" + "\n".join(blocks) + "\n</sources>\n\n<request>\n" + escape_data(request) + "\n</request>\n\n"
             + REMINDER[lang].format(example=example))
     return [{"role": "system", "content": SYSTEM[lang]}, {"role": "user", "content": user}]
 

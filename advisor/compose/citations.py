@@ -25,6 +25,13 @@ _TAG_PARTS = re.compile(r"([a-z0-9]+(?:-[a-z0-9]+)*)\s+art(?:icle)?\.?\s*(\d+)",
 def citation_tag(hit: Hit) -> str:
     """The tag the model copies to cite a source: [pipl-2021 art. 39]."""
     return f"[{hit.instrument_id} art. {hit.article}]"
+def article_label(hit: Hit, lang: str) -> str:
+    """How an answer shows a citation: 〔PIPL Art. 39 /《…》第三十九条〕 (Chinese answers: 〔《…》第三十九条〕)."""
+    if lang == "zh":
+        return f"〔《{hit.regulation}》{hit.heading_zh}〕"
+    return f"〔{hit.short_en} Art. {hit.article} /《{hit.regulation}》{hit.heading_zh}〕"
+
+
 QUOTE = re.compile(r"「([^」\n]{2,})」")
 MENTION = re.compile(r"《([^》\n]{2,40})》\s*第([一二三四五六七八九十百零〇]+)条")
 
@@ -50,9 +57,7 @@ class CitationChecker:
     warnings: list[str] = field(default_factory=list)
 
     def label(self, hit: Hit) -> str:
-        if self.lang == "zh":
-            return f"〔《{hit.regulation}》{hit.heading_zh}〕"
-        return f"〔{hit.short_en} Art. {hit.article} /《{hit.regulation}》{hit.heading_zh}〕"
+        return article_label(hit, self.lang)
 
     def _source(self, tag: str) -> Hit | None:
         m = _TAG_PARTS.fullmatch(tag.strip())

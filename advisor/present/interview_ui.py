@@ -29,6 +29,7 @@ import yaml
 from pydantic import BaseModel
 
 from advisor.compose.assess import (
+    LEVEL_ZH,
     Assessment,
     Profile,
     ProfileError,
@@ -150,7 +151,7 @@ CHOICE_LABELS = {
     "contract": "Contract · 合同所必需", "hr_management": "HR management · 人力资源管理",
     "emergency": "Emergency · 紧急情况",
 }
-BADGES = {"low": ("🟢", "低"), "medium": ("🟡", "中"), "high": ("🟠", "高"), "critical": ("🔴", "严重")}
+BADGES = {"low": "🟢", "medium": "🟡", "high": "🟠", "critical": "🔴"}
 EMPTY_REPORT = ("_Answer the questions, then press **Assess**: the obligations that apply, with the articles they rest "
                 "on, the risk level and a six-month roadmap appear here._\n\n"
                 "_回答问题后点击“评估”：适用的义务及其依据条文、风险等级和六个月路线图将显示在此处。_")
@@ -339,7 +340,7 @@ def parse_day(text: str | None) -> dt.date | None:
 def risk_line(assessment: Assessment) -> str:
     """The badge line: risk level, counts, date."""
     level = assessment.risk_level
-    icon, zh = BADGES.get(level, ("⚪", level))
+    icon, zh = BADGES.get(level, "⚪"), LEVEL_ZH.get(level, level)
     return (f"**{icon} Risk level · 风险等级: {level.upper()} · {zh}** — "
             f"{len(assessment.applicable)} obligations apply · 适用义务 {len(assessment.applicable)} 项 · "
             f"{len(assessment.to_confirm)} to confirm · 待确认 {len(assessment.to_confirm)} 项 · "
