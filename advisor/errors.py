@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class AdvisorError(Exception):
     """Base: the message is meant for the user, never a traceback."""
@@ -40,3 +42,13 @@ class TemplateError(AdvisorError):
 
 class ProviderError(AdvisorError):
     """The language model failed (after retries); the message never holds a key."""
+
+
+def read_user_file(path: Path, what: str, error: type[AdvisorError] = AdvisorError) -> str:
+    """The text of a file the user named; `error` with a one-line message if it is missing or unreadable."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{what} file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"cannot read the {what} file {path}: {exc}") from None

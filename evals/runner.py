@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from advisor.corpus import Corpus, Instrument
-from advisor.errors import AdvisorError
+from advisor.errors import AdvisorError, read_user_file
 from advisor.settings import Settings, load_settings
 from ingest.sparse import B as SPARSE_B
 from ingest.sparse import K1 as SPARSE_K1
@@ -159,12 +159,7 @@ def load_gold(path: Path | str, corpus: Corpus, today: dt.date | None = None) ->
     """Read and validate a gold file (JSON lines); any bad line raises AdvisorError naming it."""
     path = Path(path)
     today = today or dt.date.today()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise AdvisorError(f"gold file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AdvisorError(f"cannot read the gold file {path}: {exc}") from None
+    text = read_user_file(path, "gold")
     items: list[GoldItem] = []
     seen: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):

@@ -166,97 +166,92 @@ def browser():
         b.close()
 
 
-def test_chat_in_browser(browser, server_url, advisor):
-    tpl = advisor.templates()["disclosure_text"]
+@pytest.fixture
+def page(browser, server_url):
+    """A fresh page on the app; nothing outside this machine (web fonts, CDNs) may hold it up."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
-    # nothing outside this machine (web fonts, CDNs) may hold the page up
     page.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda route: route.abort())
-    try:
-        page.goto(server_url, wait_until="domcontentloaded")
-        page.locator("#template input").click()
-        page.locator(f'[role="option"][aria-label="{tpl.title}"]').click()
-        boxes = [page.locator(f"#var-{i}") for i in range(len(tpl.variables))]
-        for box, (name, _help) in zip(boxes, tpl.variables.items()):
-            box.wait_for(state="visible")
-            assert name.replace("_", " ") in box.inner_text()
-            box.locator("textarea, input").first.fill(DISCLOSURE[name])
-        assert not page.locator("#question").is_visible()  # a template replaces the free question
-        page.locator("#submit").click()
-
-        # the final answer enables the download button and fills the citations panel
-        page.wait_for_function(
-            """() => { const b = document.querySelector('#download button') || document.querySelector('button#download');
-                       return b && !b.disabled; }""",
-            timeout=TIMEOUT_MS,
-        )
-        panel = page.locator("#citations").inner_text()
-        assert CITATION.search(panel), panel[:500]
-        assert "不构成法律意见" in panel and "not legal advice" in panel
-        chat = page.locator("#chatbot").inner_text()
-        assert "小红书" in chat
-        bot = page.locator('#chatbot [data-testid="bot"], #chatbot .message.bot')
-        answer_text = bot.last.inner_text().strip() if bot.count() else chat.split("generating images", 1)[-1].strip()
-        assert answer_text and "Searching the regulations" not in answer_text
-
-        with page.expect_download() as info:
-            page.locator("#download").click()
-        downloaded = Path(info.value.path()).read_text(encoding="utf-8")
-        assert CITATION.search(downloaded), downloaded[:500]
-
-        ARTIFACTS.mkdir(exist_ok=True)
-        shot = ARTIFACTS / "chat.png"
-        page.screenshot(path=str(shot), full_page=True)
-        assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    finally:
-        context.close()
+    page.goto(server_url, wait_until="domcontentloaded")
+    yield page
+    context.close()
 
 
-def test_interview_in_browser(browser, server_url, advisor):
+def test_chat_in_browser(page, advisor):
+    tpl = advisor.templates()["disclosure_text"]
+    page.locator("#template input").click()
+    page.locator(f'[role="option"][aria-label="{tpl.title}"]').click()
+    boxes = [page.locator(f"#var-{i}") for i in range(len(tpl.variables))]
+    for box, (name, _help) in zip(boxes, tpl.variables.items()):
+        box.wait_for(state="visible")
+        assert name.replace("_", " ") in box.inner_text()
+        box.locator("textarea, input").first.fill(DISCLOSURE[name])
+    assert not page.locator("#question").is_visible()  # a template replaces the free question
+    page.locator("#submit").click()
+
+    # the final answer enables the download button and fills the citations panel
+    page.wait_for_function(
+        """() => { const b = document.querySelector('#download button') || document.querySelector('button#download');
+                   return b && !b.disabled; }""",
+        timeout=TIMEOUT_MS,
+    )
+    panel = page.locator("#citations").inner_text()
+    assert CITATION.search(panel), panel[:500]
+    assert "不构成法律意见" in panel and "not legal advice" in panel
+    chat = page.locator("#chatbot").inner_text()
+    assert "小红书" in chat
+    bot = page.locator('#chatbot [data-testid="bot"], #chatbot .message.bot')
+    answer_text = bot.last.inner_text().strip() if bot.count() else chat.split("generating images", 1)[-1].strip()
+    assert answer_text and "Searching the regulations" not in answer_text
+
+    with page.expect_download() as info:
+        page.locator("#download").click()
+    downloaded = Path(info.value.path()).read_text(encoding="utf-8")
+    assert CITATION.search(downloaded), downloaded[:500]
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "chat.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_interview_in_browser(page, advisor):
     profile = {"public_service": True, "features": {"generative_text": True}, "personal_information": True}
     expected = advisor.assess(profile)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda route: route.abort())
-    try:
-        page.goto(server_url, wait_until="domcontentloaded")
-        page.get_by_role("tab", name="Assess my business · 合规评估").click()
-        for field in ("public-service", "features-generative-text", "personal-information"):
-            box = page.locator(f"#field-{field} input[type=checkbox]")
-            box.check()
-            assert box.is_checked()
-        page.locator("#assess").click()
+    page.get_by_role("tab", name="Assess my business · 合规评估").click()
+    for field in ("public-service", "features-generative-text", "personal-information"):
+        box = page.locator(f"#field-{field} input[type=checkbox]")
+        box.check()
+        assert box.is_checked()
+    page.locator("#assess").click()
 
-        page.wait_for_function(
-            """() => { const b = document.querySelector('#assessment-download button') ||
-                                 document.querySelector('button#assessment-download');
-                       return b && !b.disabled; }""",
-            timeout=TIMEOUT_MS,
-        )
-        risk = page.locator("#assessment-risk").inner_text()
-        assert f"{expected.risk_level.upper()}" in risk, risk
-        report = page.locator("#assessment").inner_text()
-        assert CITATION.search(report), report[:500]
-        assert all(oid in report for oid in expected.ids("applies")), report[:500]
+    page.wait_for_function(
+        """() => { const b = document.querySelector('#assessment-download button') ||
+                             document.querySelector('button#assessment-download');
+                   return b && !b.disabled; }""",
+        timeout=TIMEOUT_MS,
+    )
+    risk = page.locator("#assessment-risk").inner_text()
+    assert f"{expected.risk_level.upper()}" in risk, risk
+    report = page.locator("#assessment").inner_text()
+    assert CITATION.search(report), report[:500]
+    assert all(oid in report for oid in expected.ids("applies")), report[:500]
 
-        with page.expect_download() as info:
-            page.locator("#assessment-download").click()
-        downloaded = Path(info.value.path()).read_text(encoding="utf-8")
-        assert CITATION.search(downloaded) and "Six-month roadmap" in downloaded
-        assert "public_service: true" in downloaded and "generative_text: true" in downloaded
+    with page.expect_download() as info:
+        page.locator("#assessment-download").click()
+    downloaded = Path(info.value.path()).read_text(encoding="utf-8")
+    assert CITATION.search(downloaded) and "Six-month roadmap" in downloaded
+    assert "public_service: true" in downloaded and "generative_text: true" in downloaded
 
-        # a broken profile file is explained and leaves the form as it was
-        page.locator("#profile-upload").locator("xpath=..").locator("input[type=file]").set_input_files(
-            files=[{"name": "broken.yaml", "mimeType": "application/yaml", "buffer": b"public_service: [oops\n"}])
-        page.wait_for_function("() => document.querySelector('#profile-status').innerText.includes('YAML')")
-        assert "Not loaded" in page.locator("#profile-status").inner_text()
-        assert page.locator("#field-public-service input[type=checkbox]").is_checked()
+    # a broken profile file is explained and leaves the form as it was
+    page.locator("#profile-upload").locator("xpath=..").locator("input[type=file]").set_input_files(
+        files=[{"name": "broken.yaml", "mimeType": "application/yaml", "buffer": b"public_service: [oops\n"}])
+    page.wait_for_function("() => document.querySelector('#profile-status').innerText.includes('YAML')")
+    assert "Not loaded" in page.locator("#profile-status").inner_text()
+    assert page.locator("#field-public-service input[type=checkbox]").is_checked()
 
-        ARTIFACTS.mkdir(exist_ok=True)
-        shot = ARTIFACTS / "interview.png"
-        page.screenshot(path=str(shot), full_page=True)
-        assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    finally:
-        context.close()
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "interview.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -103,7 +103,7 @@ from advisor.corpus.obligations import (
     parse_condition,
     topological,
 )
-from advisor.errors import AdvisorError
+from advisor.errors import AdvisorError, read_user_file
 
 DISCLAIMER_EN = "Not legal advice. The Chinese text is authoritative; translations are ours and unofficial."
 DISCLAIMER_ZH = "本结果不构成法律意见。以中文原文为准，英文译文为本项目的非官方翻译。"
@@ -366,12 +366,7 @@ def parse_profile(data: Any, source: str = "profile") -> Profile:
 def load_profile(path: Path | str) -> Profile:
     """Read a profile from YAML (.yaml/.yml) or JSON (.json)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProfileError(f"profile file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"cannot read profile {path}: {exc}") from None
+    text = read_user_file(path, "profile", ProfileError)
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except json.JSONDecodeError as exc:
