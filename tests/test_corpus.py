@@ -124,3 +124,40 @@ def test_cli_corpus_check_passes_on_the_shipped_corpus(tmp_path):
 @pytest.mark.parametrize("n, numeral", [(1, "一"), (10, "十"), (12, "十二"), (40, "四十"), (74, "七十四"), (101, "一百零一")])
 def test_article_headings_use_chinese_numerals(n, numeral):
     assert to_chinese_numeral(n) == numeral
+
+
+def _annotate(corpus: Path, instrument: str, notes: list[dict]) -> None:
+    (corpus / "annotations").mkdir(exist_ok=True)
+    (corpus / "annotations" / f"{instrument}.yaml").write_text(
+        yaml.safe_dump({"instrument": instrument, "articles": notes}, allow_unicode=True), encoding="utf-8")
+
+
+def _note(number: int, **extra) -> dict:
+    return {"number": number, "role": "duty", "gist_en": "Providers must label generated images.",
+            "gist_zh": "提供者应当对生成图片进行标识。", **extra}
+
+
+def test_annotations_are_loaded_by_article(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    inst = yaml.safe_load((corpus / "instruments" / "mini-gai.yaml").read_text(encoding="utf-8"))["id"]
+    _annotate(corpus, inst, [_note(1, role="scope")])
+    loaded, problems = check_corpus(corpus)
+    assert problems == []
+    assert loaded.annotations.role(inst, 1) == "scope"
+    assert loaded.annotations.get(inst, 2) is None
+
+
+def test_an_annotation_of_a_missing_article_names_file_and_article(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    inst = yaml.safe_load((corpus / "instruments" / "mini-gai.yaml").read_text(encoding="utf-8"))["id"]
+    _annotate(corpus, inst, [_note(999)])
+    _, problems = check_corpus(corpus)
+    assert [(p.file, p.article) for p in problems] == [(f"annotations/{inst}.yaml", 999)]
+
+
+def test_an_annotation_with_an_unknown_role_is_a_problem(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    inst = yaml.safe_load((corpus / "instruments" / "mini-gai.yaml").read_text(encoding="utf-8"))["id"]
+    _annotate(corpus, inst, [_note(1, role="obligation")])
+    _, problems = check_corpus(corpus)
+    assert len(problems) == 1 and "role" in problems[0].message and problems[0].article == 1

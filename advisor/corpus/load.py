@@ -9,21 +9,12 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from advisor.corpus.annotations import Annotations, check_annotations
+from advisor.corpus.problems import Problem
 from advisor.corpus.schema import Article, Instrument, Status
 from advisor.errors import CorpusError
 
 FAR_FUTURE = dt.date(9999, 12, 31)
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    article: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file + (f", article {self.article}" if self.article is not None else "")
-        return f"{where}: {self.message}"
 
 
 @dataclass
@@ -32,6 +23,7 @@ class Corpus:
 
     instruments: dict[str, Instrument]
     files: dict[str, Path] = field(default_factory=dict)
+    annotations: Annotations = field(default_factory=Annotations)  # our notes on articles (never law)
 
     def __iter__(self):
         return iter(self.instruments.values())
@@ -158,6 +150,8 @@ def check_corpus(corpus_dir: Path) -> tuple[Corpus, list[Problem]]:
         corpus.instruments[inst.id] = inst
         corpus.files[inst.id] = path
     problems += _cross_problems(corpus)
+    corpus.annotations, found = check_annotations(Path(corpus_dir), corpus.instruments)
+    problems += found
     return corpus, problems
 
 
