@@ -79,6 +79,22 @@ def test_fields_follow_the_profile_model():
     assert all(" · " in f.label for f in fields if f.path in ("name", "sector", "cii_operator"))
 
 
+def test_an_optional_yes_no_offers_not_sure_which_leaves_the_fact_open():
+    by_path = {f.path: f for f in form_fields()}
+    for path in ("public_service", "public_opinion_or_mobilisation"):
+        assert by_path[path].kind == "tristate" and by_path[path].default is None
+    assert form_to_profile({"public_service": NONE, "public_opinion_or_mobilisation": "no"}) == {"public_opinion_or_mobilisation": False}
+    assert form_to_profile({"public_service": "yes"}) == {"public_service": True}
+    assert profile_to_form({"public_service": False})["public_service"] == "no"
+    assert profile_to_form({})["public_opinion_or_mobilisation"] == NONE
+
+
+def test_facts_not_known_are_a_choice_of_profile_fields():
+    unknown = {f.path: f for f in form_fields()}["unknown"]
+    assert unknown.kind == "multi" and "public_service" in unknown.choices and "unknown" not in unknown.choices
+    assert parse_profile(form_to_profile({"unknown": ["minors_among_users"]})).unknown == ["minors_among_users"]
+
+
 def test_new_fields_get_a_readable_fallback_label():
     from pydantic import Field
 

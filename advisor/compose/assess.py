@@ -39,7 +39,7 @@ critical
   * ``export-security-assessment``: obligation xb-security-assessment applies (CAC security
     assessment before data may leave China).
   * ``listing-abroad-review``: obligation csr-listing-abroad applies (cybersecurity review before
-    listing abroad).
+    listing in a foreign country).
 high
   * ``public-opinion-ai``: a public generative, deep synthesis or algorithmic service with
     public-opinion attributes or social mobilisation capacity (security assessment and filing).
@@ -96,6 +96,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from advisor.corpus.load import Corpus
 from advisor.corpus.obligations import (
     STAGES,
+    UNKNOWN,
     FieldInfo,
     Obligation,
     Rulebook,
@@ -103,6 +104,7 @@ from advisor.corpus.obligations import (
     parse_condition,
     topological,
 )
+from advisor.compose.questions import question
 from advisor.errors import AdvisorError, read_user_file
 
 DISCLAIMER_EN = "Not legal advice. The Chinese text is authoritative; translations are ours and unofficial."
@@ -142,6 +144,8 @@ class Features(_Strict):
                                              # algorithmic_recommendation: true
     user_publishing: bool = False            # users publish information or message each other
     publishes_ai_content: bool = False       # the business publishes AI-generated content (own or clients')
+    emotional_companion: bool = False        # sustained emotional interaction simulating a person: companionship, emotional
+                                             # support, virtual friend or partner (拟人化互动服务; not customer service or Q&A)
     api_access: bool = False                 # offers its models or tools to other businesses (API, SDK)
     third_party_platform: bool = False       # hosts third-party sellers, apps or creators
     app_distribution: bool = False           # distributes other parties' apps (app store)
@@ -157,6 +161,7 @@ class Processing(_Strict):
     publishes_pi: bool = False               # makes personal information public
     public_space_cameras: bool = False       # image capture / identity recognition in public places
     automated_decisions: bool = False        # decides about individuals by automated analysis (scoring, pricing ...)
+    face_recognition: bool = False           # recognises or verifies people by their face (人脸识别技术处理人脸信息)
 
 
 class CrossBorder(_Strict):
@@ -179,12 +184,15 @@ class Profile(_Strict):
     name: str = ""
     description: str = ""
     entity_location: Literal["mainland", "abroad"] = "mainland"
-    public_service: bool = False             # offers the service to the public in mainland China
+    public_service: Optional[bool] = None    # offers the service to the public in mainland China; null = not stated (a
+                                             # customer-facing service any organisation or person can sign up for is then
+                                             # "to confirm": GAI Art. 22 counts organisations as users)
     internal_only: bool = False              # used only inside the business (staff, R&D)
     customer_facing: bool = False            # used by the business's own customers
     launched: bool = False                   # the service is already live
     features: Features = Features()
-    public_opinion_or_mobilisation: bool = False  # 具有舆论属性或者社会动员能力
+    public_opinion_or_mobilisation: Optional[bool] = None  # 具有舆论属性或者社会动员能力; null = not declared: derived from
+                                             # the features (2018 Security Assessment Provisions Art. 2), else "to confirm"
     users: NonNegInt = 0                     # registered users (注册用户); for a service without registration, its users
     monthly_active_users: NonNegInt | None = None  # 月活跃用户; null = not known (NDSR Art. 62(8): the
                                                    # large-platform line is 50 million registered or 10 million
@@ -193,6 +201,8 @@ class Profile(_Strict):
     elderly_users: bool = False              # older people (老年人) are among the users (ARP Art. 19)
     children_under_14: bool = False          # processes personal information of children under 14
     personal_information: bool = False
+    pi_role: Literal["handler", "processor", "both"] = "handler"  # decides purposes and means (个人信息处理者), processes
+                                             # only on behalf of other handlers (受托人, PIPL Arts. 21, 59), or both
     pi_subjects: NonNegInt = 0
     sensitive_pi: bool = False
     sensitive_pi_subjects: NonNegInt = 0
@@ -209,12 +219,15 @@ class Profile(_Strict):
     models: list[Model] = []
     data_storage: Literal["mainland", "abroad", "both"] = "mainland"
     foreign_investment: bool = False         # foreign-invested enterprise
-    listing_abroad: bool = False             # plans to list on a foreign stock exchange
+    listing_foreign_country: bool = False    # plans to list in a foreign country (赴国外上市, Cybersecurity Review Measures Art. 7)
+    listing_hong_kong: bool = False          # plans to list in Hong Kong (not 国外: Review Measures Art. 2 may apply)
+    unknown: list[str] = []                  # profile fields the business has not settled (e.g. inferred from a question):
+                                             # rules that depend on them are "to confirm", with the question to ask
 
     @model_validator(mode="after")
     def _consistent(self) -> "Profile":
         problems = []
-        if self.public_service and self.internal_only:
+        if self.public_service is True and self.internal_only:
             problems.append("public_service and internal_only cannot both be true")
         if self.internal_only and self.customer_facing:
             problems.append("internal_only and customer_facing cannot both be true")
@@ -236,6 +249,9 @@ class Profile(_Strict):
         if self.features.work_scheduling and not self.features.algorithmic_recommendation:
             problems.append("features.work_scheduling needs features.algorithmic_recommendation: true (scheduling work by "
                             "algorithm is a scheduling-decision algorithm, 调度决策类, ARP Art. 2 para. 2)")
+        bad = [u for u in self.unknown if u not in UNKNOWABLE]
+        if bad:
+            problems.append(f"unknown: {', '.join(bad)} not profile field(s) (valid: {', '.join(sorted(UNKNOWABLE))})")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -279,8 +295,11 @@ def profile_leaves(model: type[BaseModel] = Profile, prefix: str = "") -> list[t
     return leaves
 
 
+NOT_CONDITIONS = ("name", "description", "unknown")  # profile fields no condition may test
+
+
 def _profile_fields() -> dict[str, FieldInfo]:
-    found = {path: fi for path, fi, _ in profile_leaves() if path not in ("name", "description")}
+    found = {path: fi for path, fi, _ in profile_leaves() if path not in NOT_CONDITIONS}
     found.update({
         "features.generative": FieldInfo("bool"),
         "features.deep_synthesis": FieldInfo("bool"),
@@ -294,32 +313,89 @@ def _profile_fields() -> dict[str, FieldInfo]:
 
 
 PROFILE_FIELDS: dict[str, FieldInfo] = _profile_fields()
+DERIVED = frozenset(p for p in PROFILE_FIELDS if p not in {path for path, _, _ in profile_leaves()})
+# fields a profile may list as `unknown` (not settled); recorded-only lists are never conditions
+UNKNOWABLE = frozenset(p for p in PROFILE_FIELDS if p not in DERIVED and p not in ("platforms", "cross_border.destinations"))
+
+
+def _or(*values: Any) -> Any:
+    """Three-valued or: True if any is True, else UNKNOWN if any is unknown, else False."""
+    if any(v is True for v in values):
+        return True
+    return UNKNOWN if any(v is UNKNOWN for v in values) else False
+
+
+def _and(*values: Any) -> Any:
+    """Three-valued and: False if any is False, else UNKNOWN if any is unknown, else True."""
+    if any(v is False for v in values):
+        return False
+    return UNKNOWN if any(v is UNKNOWN for v in values) else True
+
+
+def _public(profile: Profile, given: Any) -> Any:
+    """Offered to the public in mainland China: as stated; if not stated, a customer-facing service any
+    organisation or person may sign up for is not settled (GAI Art. 22 counts organisations as users)."""
+    if given is UNKNOWN or isinstance(given, bool):
+        return given
+    if profile.internal_only:
+        return False
+    return UNKNOWN if profile.customer_facing else False
+
+
+def _public_opinion(profile: Profile, facts: Mapping[str, Any]) -> Any:
+    """具有舆论属性或者社会动员能力, when the profile does not declare it (2018 Security Assessment
+    Provisions Art. 2): (1) forums, blogs, chat rooms, groups, public accounts, short video, live
+    streaming, information sharing and the like, or such functions attached: users publishing -> true;
+    (2) other services offering a channel for public opinion or able to mobilise the public: a public
+    generative, deep synthesis or recommendation service is not settled by its features -> unknown."""
+    given = facts["public_opinion_or_mobilisation"]
+    if given is UNKNOWN or isinstance(given, bool):
+        return given
+    if facts["features.user_publishing"] is True:
+        return True
+    aiish = _or(facts["features.deep_synthesis"], facts["features.algorithmic_recommendation"])
+    candidate = _and(_or(facts["public_service"]), aiish)
+    return UNKNOWN if candidate is not False else False
 
 
 def profile_facts(profile: Profile) -> dict[str, Any]:
-    """Every condition path -> its value (profile fields and derived facts)."""
+    """Every condition path -> its value (profile fields and derived facts), UNKNOWN where not settled."""
     facts: dict[str, Any] = {}
+    unknown = set(profile.unknown)
 
     def walk(model: BaseModel, prefix: str) -> None:
         for name in type(model).model_fields:
             value = getattr(model, name)
+            path = prefix + name
             if isinstance(value, BaseModel):
-                walk(value, f"{prefix}{name}.")
-            else:
-                facts[prefix + name] = tuple(value) if isinstance(value, list) else value
+                walk(value, f"{path}.")
+            elif path not in NOT_CONDITIONS:
+                facts[path] = UNKNOWN if path in unknown else (tuple(value) if isinstance(value, list) else value)
 
     walk(profile, "")
-    f, xb = profile.features, profile.cross_border
-    generative = f.generative_text or f.generative_image or f.generative_audio or f.generative_video
-    facts["features.generative"] = generative
-    facts["features.deep_synthesis"] = generative or f.face_or_voice_editing or f.virtual_scenes
-    facts["processes_sensitive_pi"] = profile.sensitive_pi or profile.biometric or profile.children_under_14
-    facts["cross_border.exempt"] = xb.exemption is not None
-    stored_abroad = profile.personal_information and profile.entity_location == "mainland" and profile.data_storage in ("abroad", "both")
-    facts["cross_border.pi_exported"] = profile.personal_information and bool(xb.subjects or xb.sensitive_subjects or stored_abroad)
-    all_abroad = profile.personal_information and profile.entity_location == "mainland" and profile.data_storage == "abroad"
-    facts["cross_border.pi_subjects_abroad"] = max(xb.subjects, profile.pi_subjects if all_abroad else 0)
-    facts["cross_border.sensitive_subjects_abroad"] = max(xb.sensitive_subjects, profile.sensitive_pi_subjects if all_abroad else 0)
+    facts["public_service"] = _public(profile, facts["public_service"])
+    gen = _or(*(facts[f"features.generative_{m}"] for m in ("text", "image", "audio", "video")))
+    facts["features.generative"] = gen
+    facts["features.deep_synthesis"] = _or(gen, facts["features.face_or_voice_editing"], facts["features.virtual_scenes"])
+    facts["public_opinion_or_mobilisation"] = _public_opinion(profile, facts)
+    facts["processes_sensitive_pi"] = _or(facts["sensitive_pi"], facts["biometric"], facts["children_under_14"])
+    exemption = facts["cross_border.exemption"]
+    facts["cross_border.exempt"] = UNKNOWN if exemption is UNKNOWN else exemption is not None
+    pi, location, storage = facts["personal_information"], facts["entity_location"], facts["data_storage"]
+    mainland = UNKNOWN if location is UNKNOWN else location == "mainland"
+    stored_abroad = _and(pi, mainland, UNKNOWN if storage is UNKNOWN else storage in ("abroad", "both"))
+    all_abroad = _and(pi, mainland, UNKNOWN if storage is UNKNOWN else storage == "abroad")
+    subjects, sensitive = facts["cross_border.subjects"], facts["cross_border.sensitive_subjects"]
+    counts = [UNKNOWN if v is UNKNOWN else v > 0 for v in (subjects, sensitive)]
+    facts["cross_border.pi_exported"] = _and(pi, _or(*counts, stored_abroad))
+
+    def abroad(declared: Any, total: Any) -> Any:
+        if declared is UNKNOWN or all_abroad is UNKNOWN or (all_abroad is True and total is UNKNOWN):
+            return UNKNOWN
+        return max(declared, total if all_abroad is True else 0)
+
+    facts["cross_border.pi_subjects_abroad"] = abroad(subjects, facts["pi_subjects"])
+    facts["cross_border.sensitive_subjects_abroad"] = abroad(sensitive, facts["sensitive_pi_subjects"])
     return facts
 
 
@@ -441,6 +517,10 @@ class Finding:
     confirm: Optional[dict]
     caveat: Optional[dict]
     warnings: tuple[str, ...]
+    questions: tuple[dict, ...] = ()  # {field, en, zh}: the unsettled facts the rule waits on
+    due_before: Optional[str] = None  # launch | processing | transfer (see corpus/obligations/README.md)
+    if_late: Optional[dict] = None    # the immediate step when that event is already past
+    overdue: bool = False             # a live service: due before launch/processing/transfer, so due now
 
     def to_dict(self) -> dict:
         if self.status == "not_applicable":
@@ -453,7 +533,8 @@ class Finding:
             "penalties": [p.to_dict() for p in self.penalties],
             "depends_on": list(self.depends_on), "what_to_do": self.what_to_do,
             "evidence": list(self.evidence), "timing": self.timing, "confirm": self.confirm,
-            "caveat": self.caveat, "warnings": list(self.warnings),
+            "caveat": self.caveat, "warnings": list(self.warnings), "questions": list(self.questions),
+            "due_before": self.due_before, "if_late": self.if_late, "overdue": self.overdue,
         }
 
 
@@ -462,13 +543,15 @@ class ScopeFinding:
     id: str
     title_en: str
     title_zh: str
-    applies: bool
+    applies: Optional[bool]          # None: depends on facts the profile does not settle (to confirm)
     reasons: tuple[str, ...]
     citations: tuple[Citation, ...]
+    questions: tuple[dict, ...] = ()
 
     def to_dict(self) -> dict:
         return {"id": self.id, "title_en": self.title_en, "title_zh": self.title_zh, "applies": self.applies,
-                "reasons": list(self.reasons), "citations": [c.to_dict() for c in self.citations]}
+                "reasons": list(self.reasons), "citations": [c.to_dict() for c in self.citations],
+                "questions": list(self.questions)}
 
 
 @dataclass(frozen=True)
@@ -478,9 +561,12 @@ class RiskDriver:
     en: str
     zh: str
     facts: tuple[str, ...]
+    confirmed: bool = True           # False: would fire if the unsettled facts turn out so (does not set the level)
+    questions: tuple[dict, ...] = ()
 
     def to_dict(self) -> dict:
-        return {"level": self.level, "rule": self.rule, "en": self.en, "zh": self.zh, "facts": list(self.facts)}
+        return {"level": self.level, "rule": self.rule, "en": self.en, "zh": self.zh, "facts": list(self.facts),
+                "confirmed": self.confirmed, "questions": list(self.questions)}
 
 
 @dataclass(frozen=True)
@@ -488,7 +574,7 @@ class Step:
     month: int
     order: int                       # position in the whole roadmap, 1-based
     obligation: str
-    kind: str                        # do | confirm
+    kind: str                        # overdue | confirm | do
     title_en: str
     title_zh: str
     action_en: str
@@ -521,6 +607,7 @@ class Assessment:
     warnings: tuple[str, ...]
     platforms: tuple[str, ...] = ()          # recorded, shown in the header; no condition uses them
     destinations: tuple[str, ...] = ()       # cross_border.destinations, likewise
+    questions: tuple[dict, ...] = ()         # unsettled facts: {field, en, zh, obligations}
 
     def ids(self, status: str = "applies") -> list[str]:
         group = {"applies": self.applicable, "confirm": self.to_confirm, "not_applicable": self.not_applicable}[status]
@@ -544,6 +631,7 @@ class Assessment:
                 "not_applicable": [f.to_dict() for f in self.not_applicable],
             },
             "roadmap": [{"month": m, "steps": [s.to_dict() for s in steps]} for m, steps in self.months()],
+            "questions": [dict(q, obligations=list(q["obligations"])) for q in self.questions],
             "warnings": list(self.warnings),
             "disclaimer": {"en": DISCLAIMER_EN, "zh": DISCLAIMER_ZH},
         }
@@ -580,7 +668,7 @@ RISK_RULES: tuple[RiskRule, ...] = (
              "数据出境须先通过国家网信部门组织的安全评估。",
              obligation="xb-security-assessment"),
     RiskRule("critical", "listing-abroad-review",
-             "Listing abroad requires a cybersecurity review first.",
+             "Listing in a foreign country requires a cybersecurity review first.",
              "赴国外上市须先申报网络安全审查。",
              obligation="csr-listing-abroad"),
     RiskRule("high", "public-opinion-ai",
@@ -690,13 +778,20 @@ def _citations(corpus: Corpus, refs, as_of: dt.date) -> tuple[Citation, ...]:
     return tuple(out)
 
 
-def _evaluate_obligation(ob: Obligation, facts, scopes, cache, corpus: Corpus, as_of: dt.date) -> Finding:
+def _questions(unknown: tuple[str, ...]) -> tuple[dict, ...]:
+    return tuple(question(path) for path in unknown)
+
+
+def _evaluate_obligation(ob: Obligation, facts, scopes, cache, corpus: Corpus, as_of: dt.date, launched: Any) -> Finding:
     spec = ob.spec
     citations = _citations(corpus, spec.rests_on, as_of)
     outcome = evaluate(ob.condition, facts, scopes, cache)
+    questions: tuple[dict, ...] = ()
     if not citations:
         status, reasons = "not_applicable", (f"no instrument it rests on is in force on {as_of.isoformat()}",)
         citations = tuple(_citation(corpus, r.instrument, r.article) for r in spec.rests_on)
+    elif outcome.holds is None:  # depends on facts the profile does not settle: never silently dropped
+        status, reasons, questions = "confirm", outcome.facts, _questions(outcome.unknown)
     elif outcome.holds:
         status, reasons = ("confirm" if spec.confirm else "applies"), outcome.facts
     else:
@@ -707,6 +802,7 @@ def _evaluate_obligation(ob: Obligation, facts, scopes, cache, corpus: Corpus, a
     )
     warnings = tuple(f"{c.label_en} ({c.label_zh}) is marked unverified in the corpus: check it against the official text"
                      for c in citations if not c.verified)
+    overdue = status != "not_applicable" and spec.due_before is not None and launched is True
     return Finding(
         id=ob.id, status=status, title_en=spec.title_en, title_zh=spec.title_zh, binds=tuple(spec.binds),
         stage=spec.stage, reasons=tuple(reasons), citations=citations, penalties=penalties,
@@ -715,57 +811,99 @@ def _evaluate_obligation(ob: Obligation, facts, scopes, cache, corpus: Corpus, a
         timing=spec.timing.model_dump() if spec.timing else None,
         confirm=spec.confirm.model_dump() if spec.confirm else None,
         caveat=spec.caveat.model_dump() if spec.caveat else None,
-        warnings=warnings,
+        warnings=warnings, questions=questions, due_before=spec.due_before,
+        if_late=spec.if_late.model_dump() if spec.if_late else None, overdue=overdue,
     )
 
 
 def _risk(facts, scopes, cache, statuses: Mapping[str, str]) -> tuple[str, tuple[RiskDriver, ...]]:
+    """The level set by the rules that fire; rules that would fire if unsettled facts turn out so are listed
+    as unconfirmed drivers (they do not set the level)."""
     drivers = []
     for rule, cond in _RISK_CONDITIONS:
         reasons: tuple[str, ...] = ()
+        holds: Optional[bool] = True
+        unknown: tuple[str, ...] = ()
         if cond is not None:
             outcome = evaluate(cond, facts, scopes, cache)
-            if not outcome.holds:
+            if outcome.holds is False:
                 continue
+            holds, unknown = outcome.holds, outcome.unknown
             reasons += outcome.facts
         if rule.obligation is not None:
-            if statuses.get(rule.obligation) != "applies":
+            status = statuses.get(rule.obligation)
+            if status == "not_applicable" or status is None:
                 continue
-            reasons += (f"obligation {rule.obligation} applies",)
-        drivers.append(RiskDriver(rule.level, rule.id, rule.en, rule.zh, reasons))
-    drivers.sort(key=lambda d: -LEVELS.index(d.level))  # stable: rule order within a level
-    level = drivers[0].level if drivers else "low"
+            if status == "confirm":
+                holds = None
+            reasons += (f"obligation {rule.obligation} {'applies' if status == 'applies' else 'is to confirm'}",)
+        drivers.append(RiskDriver(rule.level, rule.id, rule.en, rule.zh, reasons, confirmed=holds is True,
+                                  questions=_questions(unknown)))
+    drivers.sort(key=lambda d: (not d.confirmed, -LEVELS.index(d.level)))  # stable: rule order within a level
+    confirmed = [d for d in drivers if d.confirmed]
+    level = confirmed[0].level if confirmed else "low"
     return level, tuple(drivers)
 
 
+def _confirm_text(f: Finding, lang: str) -> str:
+    parts = [q[lang] for q in f.questions]
+    if f.confirm:
+        parts.append(f.confirm[lang])
+    return " ".join(parts)
+
+
 def _roadmap(profile: Profile, findings: list[Finding]) -> tuple[Step, ...]:
+    """Overdue steps first (a live service past the event a duty must precede), then the confirm steps, then the
+    rest by stage month and dependencies (see the module docstring)."""
     planned = [f for f in findings if f.status in ("applies", "confirm")]
     by_id = {f.id: f for f in planned}
-    table = LAUNCHED_STAGE_MONTH if profile.launched else STAGE_MONTH
+    table = LAUNCHED_STAGE_MONTH if profile.launched is True else STAGE_MONTH
 
     def base(f: Finding) -> int:
-        return 1 if f.status == "confirm" else table[f.stage]
+        return 1 if f.status == "confirm" or f.overdue else table[f.stage]
 
     deps = {f.id: [d for d in f.depends_on if d in by_id] for f in planned}
-    initial = sorted(by_id, key=lambda i: (base(by_id[i]), STAGES.index(by_id[i].stage), i))
+    urgent: set[str] = set()  # overdue steps and what they need first: all in month 1, ahead of the rest
+
+    def pull(oid: str) -> None:
+        if oid not in urgent:
+            urgent.add(oid)
+            for d in deps[oid]:
+                pull(d)
+
+    for f in planned:
+        if f.overdue:
+            pull(f.id)
+    initial = sorted(by_id, key=lambda i: (i not in urgent, base(by_id[i]), STAGES.index(by_id[i].stage), i))
     order = topological(initial, deps)
     month: dict[str, int] = {}
     for oid in order:
         f = by_id[oid]
-        month[oid] = min(6, max([base(f)] + [month[d] + 1 for d in deps[oid] if d in month]))
+        after = [] if oid in urgent else [month[d] + 1 for d in deps[oid] if d in month]
+        month[oid] = 1 if oid in urgent else min(6, max([base(f)] + after))
     position = {oid: n for n, oid in enumerate(order)}
+    rank = {oid: (0 if oid in urgent else 1) for oid in order}
     steps = []
-    for n, oid in enumerate(sorted(order, key=lambda i: (month[i], position[i])), start=1):
+    for n, oid in enumerate(sorted(order, key=lambda i: (month[i], rank[i], position[i])), start=1):
         f = by_id[oid]
-        if f.status == "confirm":
-            assert f.confirm is not None
+        if f.overdue:
+            assert f.if_late is not None
+            kind = "overdue"
+            title_en, title_zh = f"Overdue if not done: {f.title_en}", f"如未完成即已逾期：{f.title_zh}"
+            action_en, action_zh = f"Now: {f.if_late['en']} Then: {f.what_to_do['en']}", f"立即：{f.if_late['zh']}随后：{f.what_to_do['zh']}"
+            if f.status == "confirm":
+                action_en = f"{_confirm_text(f, 'en')} If so: {action_en}"
+                action_zh = f"{_confirm_text(f, 'zh')}如是：{action_zh}"
+        elif f.status == "confirm":
+            kind = "confirm"
             title_en, title_zh = f"Confirm: {f.title_en}", f"确认：{f.title_zh}"
-            action_en = f"{f.confirm['en']} If yes: {f.what_to_do['en']}"
-            action_zh = f"{f.confirm['zh']}如是：{f.what_to_do['zh']}"
+            action_en = f"{_confirm_text(f, 'en')} If so: {f.what_to_do['en']}"
+            action_zh = f"{_confirm_text(f, 'zh')}如是：{f.what_to_do['zh']}"
         else:
+            kind = "do"
             title_en, title_zh = f.title_en, f.title_zh
             action_en, action_zh = f.what_to_do["en"], f.what_to_do["zh"]
-        steps.append(Step(month[oid], n, oid, "confirm" if f.status == "confirm" else "do", title_en, title_zh,
+        steps.append(Step(month[oid], n, oid, kind, title_en, title_zh,
                           action_en, action_zh, tuple(c.label_en for c in f.citations),
                           tuple(c.label_zh for c in f.citations), tuple(deps[oid])))
     return tuple(steps)
@@ -773,24 +911,30 @@ def _roadmap(profile: Profile, findings: list[Finding]) -> tuple[Step, ...]:
 
 def _profile_warnings(profile: Profile, facts: Mapping[str, Any], scopes_applying: set[str]) -> list[str]:
     notes = []
-    aiish = facts["features.deep_synthesis"] or profile.features.algorithmic_recommendation or profile.features.user_publishing
-    if profile.public_service and aiish and not profile.public_opinion_or_mobilisation:
-        notes.append("public_opinion_or_mobilisation is false: the corpus does not define public-opinion attributes or social "
-                     "mobilisation capacity; if users can publish or receive information at scale, confirm it, because security "
-                     "assessment and algorithm filing (GAI Art. 17, ARP Arts. 24, 27, Deep Synthesis Arts. 19-20) depend on it")
+    aiish = _or(facts["features.deep_synthesis"], facts["features.algorithmic_recommendation"], facts["features.user_publishing"])
+    declared = profile.public_opinion_or_mobilisation
+    if declared is False and facts["public_service"] is True and aiish is True:
+        notes.append("public_opinion_or_mobilisation is declared false: a service that opens forums, comments, chat groups, "
+                     "public accounts, short video, live streaming or information sharing, or another channel for public "
+                     "opinion, has these attributes (2018 Security Assessment Provisions Art. 2); security assessment and "
+                     "algorithm filing (GAI Art. 17, ARP Arts. 24, 27, Deep Synthesis Arts. 19-20) depend on it: confirm")
+    if declared is None and "public_opinion_or_mobilisation" not in profile.unknown and facts["public_opinion_or_mobilisation"] is True:
+        notes.append("public_opinion_or_mobilisation was not declared and is taken as true: users publish information on the "
+                     "service (forums, comments, groups, short video, live streaming, information sharing: 2018 Security "
+                     "Assessment Provisions Art. 2(1))")
     if "arp-service" in scopes_applying and not profile.elderly_users:
         notes.append("elderly_users is false: ARP Art. 19 binds algorithmic recommendation providers 向老年人提供服务的 "
                      "(age-friendly services, monitoring of telecom and online fraud information); a service open to the "
                      "public usually has older users: confirm")
-    if (profile.monthly_active_users is None and profile.public_service and profile.users >= 1_000_000
+    if (profile.monthly_active_users is None and profile.public_service is True and profile.users >= 1_000_000
             and "ndsr-large-platform-line" not in scopes_applying):
         notes.append(f"monthly_active_users is not given: the Network Data Regulations' large-platform line (Art. 62(8)) is "
                      f"50 million registered or 10 million monthly active users; with {profile.users} registered users the "
                      "monthly line was taken as not reached. Give the number if people use the service without registering")
-    if profile.sector in ("finance", "healthcare") and profile.personal_information and not facts["processes_sensitive_pi"]:
+    if profile.sector in ("finance", "healthcare") and profile.personal_information and facts["processes_sensitive_pi"] is False:
         notes.append(f"sector is {profile.sector} but no sensitive personal information is declared: PIPL Art. 28 lists "
                      "医疗健康 (medical and health) and 金融账户 (financial account) information as sensitive; confirm")
-    if profile.entity_location == "abroad" and profile.personal_information and profile.public_service:
+    if profile.entity_location == "abroad" and profile.personal_information and profile.public_service is True:
         notes.append("a handler abroad collecting directly from people in China is governed by PIPL Art. 3(2); the Cross-Border "
                      "Provisions' mechanisms apply to data provided from China to abroad, so declare cross_border counts only "
                      "for data that a mainland party provides abroad")
@@ -802,7 +946,7 @@ def _profile_warnings(profile: Profile, facts: Mapping[str, Any], scopes_applyin
         notes.append(f"publishes AI-generated content on {', '.join(profile.platforms)}: keep the generating service's labels "
                      "(Deep Synthesis Art. 18); recommendation platforms must themselves label unlabelled synthetic information "
                      "before passing it on (ARP Art. 9 para. 1). The platforms' own rules are not in the corpus")
-    if profile.internal_only and facts["features.generative"]:
+    if profile.internal_only and facts["features.generative"] is True:
         notes.append("internal_only: the Generative AI Measures do not apply to R&D or use not offered to the public "
                      "(GAI Art. 2 para. 3); they will as soon as the service is opened to the public in China")
     return notes
@@ -818,8 +962,9 @@ def assess(profile: Profile, corpus: Corpus, obligations: Rulebook, as_of: Optio
     for sid, scope in obligations.scopes.items():
         outcome = evaluate(scope.condition, facts, scopes, cache)
         scope_findings.append(ScopeFinding(sid, scope.spec.title_en, scope.spec.title_zh, outcome.holds, outcome.facts,
-                                           _citations(corpus, scope.spec.rests_on, as_of)))
-    findings = [_evaluate_obligation(ob, facts, scopes, cache, corpus, as_of) for ob in obligations.obligations.values()]
+                                           _citations(corpus, scope.spec.rests_on, as_of), _questions(outcome.unknown)))
+    findings = [_evaluate_obligation(ob, facts, scopes, cache, corpus, as_of, facts["launched"])
+                for ob in obligations.obligations.values()]
     statuses = {f.id: f.status for f in findings}
     level, drivers = _risk(facts, scopes, cache, statuses)
     warnings = _profile_warnings(profile, facts, {s.id for s in scope_findings if s.applies})
@@ -834,7 +979,17 @@ def assess(profile: Profile, corpus: Corpus, obligations: Rulebook, as_of: Optio
         warnings=tuple(warnings),
         platforms=tuple(profile.platforms),
         destinations=tuple(profile.cross_border.destinations),
+        questions=_open_questions(findings),
     )
+
+
+def _open_questions(findings: list[Finding]) -> tuple[dict, ...]:
+    """Each unsettled fact once, with the obligations waiting on it (in rulebook order)."""
+    found: dict[str, dict] = {}
+    for f in findings:
+        for q in f.questions:
+            found.setdefault(q["field"], {**q, "obligations": []})["obligations"].append(f.id)
+    return tuple(found.values())
 
 
 def load_rules(settings=None) -> tuple[Corpus, Rulebook]:
@@ -884,6 +1039,8 @@ _LABELS = {
         "disclaimer": DISCLAIMER_EN,
         "platforms": "Publishes on", "destinations": "Cross-border destinations",
         "recorded": "recorded only: no article in the corpus makes an obligation depend on them",
+        "questions": "Questions to settle", "decides": "decides", "scope_confirm": "to confirm",
+        "if_so": "if the open questions are answered so", "overdue": "Overdue if not done - now",
     },
     "zh": {
         "title": "合规评估", "as_of": "评估日期", "risk": "风险等级", "drivers": "风险因素",
@@ -897,6 +1054,8 @@ _LABELS = {
         "disclaimer": DISCLAIMER_ZH,
         "platforms": "发布平台", "destinations": "数据出境目的地",
         "recorded": "仅作记录：语料库中没有条文使义务的适用取决于此",
+        "questions": "待确认的事实", "decides": "影响", "scope_confirm": "待确认",
+        "if_so": "取决于待确认事项", "overdue": "如未完成即已逾期，立即",
     },
 }
 LEVEL_ZH = {"low": "低", "medium": "中", "high": "高", "critical": "严重"}
@@ -939,13 +1098,18 @@ def _markdown(a: Assessment, lang: str) -> str:
         out.append(f"- {L['none']}")
     for d in a.risk_drivers:
         lvl = LEVEL_ZH[d.level] if zh else d.level
-        out.append(f"- **{lvl}** ({d.rule}): {d.zh if zh else d.en} [{_reasons(d.facts, zh)}]")
+        open_ = "" if d.confirmed else f" _({L['if_so']})_"
+        out.append(f"- **{lvl}** ({d.rule}){open_}: {d.zh if zh else d.en} [{_reasons(d.facts, zh)}]")
+    if a.questions:
+        out += ["", f"## {L['questions']}", ""]
+        for q in a.questions:
+            out.append(f"- {q[lang]} ({L['decides']}: {', '.join(f'`{o}`' for o in q['obligations'])})")
     out += ["", f"## {L['scope']}", ""]
     for s in a.scopes:
-        mark = "✓" if s.applies else "✗"
+        mark, state = {True: ("✓", L["applies"]), False: ("✗", L["not_applies"]), None: ("?", L["scope_confirm"])}[s.applies]
         title = s.title_zh if zh else s.title_en
         cites = "; ".join(c.label_zh if zh else c.label_en for c in s.citations)
-        out.append(f"- {mark} {title} (`{s.id}`: {L['applies'] if s.applies else L['not_applies']}; {cites}): {_reasons(s.reasons, zh)}")
+        out.append(f"- {mark} {title} (`{s.id}`: {state}; {cites}): {_reasons(s.reasons, zh)}")
     for key, group in (("applicable", a.applicable), ("confirm", a.to_confirm)):
         out += ["", f"## {L[key]} ({len(group)})", ""]
         for f in group:
@@ -975,8 +1139,12 @@ def _finding_md(f: Finding, L: dict, zh: bool) -> list[str]:
     out = [f"### {f.title_zh if zh else f.title_en} (`{f.id}`)", "",
            f"- {L['binds']}: {', '.join(f.binds)} · {L['stage']}: {f.stage}",
            f"- {L['why']}: {_reasons(f.reasons, zh)}"]
+    for q in f.questions:
+        out.append(f"- {L['question']}: {q[lang]}")
     if f.confirm:
         out.append(f"- {L['question']}: {f.confirm[lang]}")
+    if f.overdue and f.if_late:
+        out.append(f"- **{L['overdue']}**: {f.if_late[lang]}")
     out.append(f"- {L['todo']}: {f.what_to_do[lang]}")
     out.append(f"- {L['evidence']}: " + "; ".join(e[lang] for e in f.evidence))
     if f.timing:

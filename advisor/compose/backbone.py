@@ -78,7 +78,8 @@ _TEXT = {
         "risk_foot": "Full checklist: {applies} obligations apply, {confirm} to confirm, {na} considered and not applicable; {later} further roadmap steps in months {first}-6. Run `advisor assess --profile FILE` for every obligation with its reasons, evidence and penalty articles.",
         "road_head": "Six-month compliance roadmap for {name} (risk level {level}), under the rules in force on {day}. Steps are ordered by dependency: assessments and filings come before the launch steps that need them.",
         "month": "Month {n}", "nothing": "(nothing scheduled)", "after": "after", "timing": "Timing",
-        "facts": "facts",
+        "facts": "facts", "open": "to confirm: applies if the open questions are answered so",
+        "questions": "Questions to settle first (the obligations they decide are listed as to confirm)", "decides": "decides",
         "road_foot": "Evidence to keep, timing and penalty articles for each step: `advisor assess --profile FILE`.",
     },
     "zh": {
@@ -89,7 +90,8 @@ _TEXT = {
         "risk_foot": "完整清单：适用义务{applies}项，待确认{confirm}项，已考虑但不适用{na}项；路线图第{first}至6个月另有{later}个步骤。运行 `advisor assess --profile FILE` 查看每项义务的触发事实、应留存记录和罚则条文。",
         "road_head": "{name}的六个月合规路线图（风险等级：{level}），依据{day}有效的规定。步骤按依赖关系排序：评估和备案排在需要它们的上线步骤之前。",
         "month": "第{n}个月", "nothing": "（无安排）", "after": "前置", "timing": "时限",
-        "facts": "触发事实",
+        "facts": "触发事实", "open": "待确认：取决于待确认事项",
+        "questions": "需先确认的事实（取决于它们的义务列为待确认）", "decides": "影响",
         "road_foot": "每一步应留存的记录、时限和罚则条文：运行 `advisor assess --profile FILE`。",
     },
 }
@@ -122,9 +124,13 @@ def layout(assessment: Assessment, backbone: str, lang: str) -> Layout:
         return Item(f"{prefix}{step.order}", f"{title}{'：' if zh else ': '}{action}",
                     _cites(findings[step.obligation]), f" [`{step.obligation}`]{after}{when}")
 
+    questions = Section(T["questions"], tuple(
+        Item(f"Q{n}", q[lang], (), f" [{T['decides']}: {', '.join(q['obligations'])}]")
+        for n, q in enumerate(assessment.questions, start=1)))
     if backbone == "risk":
         drivers = tuple(
-            Item(f"R{n}", d.zh if zh else d.en, (), f" [{LEVEL_ZH[d.level] if zh else d.level} · {d.rule}; {T['facts']}: {'; '.join(d.facts)}]")
+            Item(f"R{n}", d.zh if zh else d.en, (), f" [{LEVEL_ZH[d.level] if zh else d.level} · {d.rule}"
+                 f"{'' if d.confirmed else ' · ' + T['open']}; {T['facts']}: {'; '.join(d.facts)}]")
             for n, d in enumerate(assessment.risk_drivers, start=1)
         )
         first = [s for s in assessment.roadmap if s.month <= PRIORITY_MONTHS]
@@ -132,13 +138,13 @@ def layout(assessment: Assessment, backbone: str, lang: str) -> Layout:
         foot = T["risk_foot"].format(applies=len(assessment.applicable), confirm=len(assessment.to_confirm),
                                      na=len(assessment.not_applicable), later=len(assessment.roadmap) - len(first),
                                      first=PRIORITY_MONTHS + 1)
-        return Layout((T["risk_head"].format(**fmt),),
-                      (Section(T["drivers"], drivers, T["no_drivers"]),
-                       Section(T["priorities"].format(months=PRIORITY_MONTHS), priorities, T["no_priorities"])),
-                      (foot,))
+        sections = (Section(T["drivers"], drivers, T["no_drivers"]),
+                    *((questions,) if questions.items else ()),
+                    Section(T["priorities"].format(months=PRIORITY_MONTHS), priorities, T["no_priorities"]))
+        return Layout((T["risk_head"].format(**fmt),), sections, (foot,))
     months = tuple(Section(T["month"].format(n=m), tuple(step_item("S", s) for s in steps), T["nothing"])
                    for m, steps in assessment.months())
-    return Layout((T["road_head"].format(**fmt),), months, (T["road_foot"],))
+    return Layout((T["road_head"].format(**fmt),), (*((questions,) if questions.items else ()), *months), (T["road_foot"],))
 
 
 # ---- the model's rewording, checked -------------------------------------------------------------

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, Optional
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from advisor.corpus.load import Corpus
 from advisor.corpus.schema import ID_PATTERN, Kind, Status, Strict
@@ -52,18 +52,23 @@ Role = Literal[
     "app_store",              # application distribution platform
     "pi_handler",             # personal information handler (PIPL)
     "overseas_pi_handler",    # handler outside mainland China covered by PIPL Art. 3(2)
+    "pi_processor",           # entrusted processor of personal information (受托人, PIPL Arts. 21, 59)
     "network_operator",       # network owner, manager or service provider (CSL)
     "data_handler",           # anyone processing data (DSL)
     "network_data_handler",   # network data handler (Network Data Regulations)
     "important_data_handler",
     "cii_operator",
-    "listing_applicant",      # a network platform operator applying to list abroad
+    "listing_applicant",      # a network platform operator applying to list in a foreign country (or Hong Kong)
     "minors_service_provider",
 ]
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
 
 Stage = Literal["prepare", "assess", "build", "file", "operate", "review"]
 STAGES: tuple[str, ...] = Stage.__args__  # type: ignore[attr-defined]
+
+# what a duty must precede: the service going live (or within days of it), any processing of personal
+# information, a transfer abroad. For a service already live, such a duty is overdue if not done.
+DueBefore = Literal["launch", "processing", "transfer"]
 
 OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "contains_any")
 COMBINATORS = ("all", "any", "not", "scope", "always")
@@ -86,6 +91,7 @@ class Text(Strict):
 class ArticleRef(Strict):
     instrument: str = Field(min_length=1)
     article: int = Field(ge=1)
+    paragraphs: list[int] = []   # the paragraphs (款) the rule rests on, where a penalty names only some of them
 
     def label(self) -> str:
         return f"{self.instrument} Art. {self.article}"
@@ -114,6 +120,8 @@ class ObligationSpec(_RuleSpec):
     stage: Stage
     confirm: Optional[Text] = None
     caveat: Optional[Text] = None
+    due_before: Optional[DueBefore] = None   # the article makes the duty a precondition of this event
+    if_late: Optional[Text] = None           # the immediate step for a business already past that event
 
     @field_validator("penalty", mode="before")
     @classmethod
@@ -121,6 +129,13 @@ class ObligationSpec(_RuleSpec):
         if isinstance(value, dict):
             return [value]
         return [] if value is None else value
+
+    @model_validator(mode="after")
+    def _late_step(self) -> "ObligationSpec":
+        if (self.due_before is None) != (self.if_late is None):
+            raise ValueError("due_before and if_late go together: the event the duty must precede, and the step to take "
+                             "when it is already past")
+        return self
 
 
 class ObligationsFile(Strict):
@@ -332,12 +347,34 @@ def _describe(leaf: Leaf, actual: Any, holds: bool) -> str:
     return f"{base} ({'includes one of' if holds else 'includes none of'} {_fmt(leaf.value)})"
 
 
+class _Unknown:
+    """A fact the profile does not settle (three-valued logic: a condition on it is neither true nor false)."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __bool__(self) -> bool:
+        raise TypeError("an unknown fact has no truth value: test `is UNKNOWN` first")
+
+
+UNKNOWN = _Unknown()
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """Whether a condition holds and the profile facts that decide it."""
+    """Whether a condition holds (True, False, or None when it depends on facts not known), the
+    profile facts that decide it, and the unknown facts it waits on."""
 
-    holds: bool
+    holds: bool | None
     facts: tuple[str, ...]
+    unknown: tuple[str, ...] = ()
 
 
 def _dedupe(facts) -> tuple[str, ...]:
@@ -347,34 +384,46 @@ def _dedupe(facts) -> tuple[str, ...]:
     return tuple(seen)
 
 
+_SCOPE_STATE = {True: "applies", False: "does not apply", None: "is to confirm"}
+
+
 def evaluate(cond: Cond, facts: Mapping[str, Any], scopes: Mapping[str, Cond], _cache: dict | None = None) -> Outcome:
-    """Evaluate against profile facts (path -> value); deterministic, explains itself."""
+    """Evaluate against profile facts (path -> value, or UNKNOWN); deterministic, explains itself.
+
+    Three-valued (Kleene) logic: a leaf on an UNKNOWN fact is undecided (None); ``all`` is false if any
+    item is false, else undecided if any is; ``any`` is true if any item is true, else undecided if any
+    is; ``not`` keeps undecided. An undecided outcome lists the unknown facts it waits on."""
     cache = {} if _cache is None else _cache
     if isinstance(cond, Always):
         return Outcome(cond.value, ())
     if isinstance(cond, Leaf):
         actual = facts[cond.field]
+        if actual is UNKNOWN:
+            return Outcome(None, (f"{cond.field} = not known",), (cond.field,))
         holds = _test(cond.op, actual, cond.value)
         return Outcome(holds, (_describe(cond, actual, holds),))
     if isinstance(cond, Not):
         inner = evaluate(cond.item, facts, scopes, cache)
-        return Outcome(not inner.holds, inner.facts)
+        return Outcome(None if inner.holds is None else not inner.holds, inner.facts, inner.unknown)
     if isinstance(cond, ScopeRef):
         if cond.scope not in scopes:  # only possible for rules checked elsewhere (e.g. risk rules on a custom rulebook)
             return Outcome(False, (f"scope {cond.scope} is not defined",))
         if cond.scope not in cache:
             inner = evaluate(scopes[cond.scope], facts, scopes, cache)
-            marker = f"scope {cond.scope} {'applies' if inner.holds else 'does not apply'}"
-            cache[cond.scope] = Outcome(inner.holds, _dedupe((marker, *inner.facts)))
+            marker = f"scope {cond.scope} {_SCOPE_STATE[inner.holds]}"
+            cache[cond.scope] = Outcome(inner.holds, _dedupe((marker, *inner.facts)), inner.unknown)
         return cache[cond.scope]
     results = [evaluate(item, facts, scopes, cache) for item in cond.items]  # type: ignore[attr-defined]
-    if isinstance(cond, All):
-        if all(r.holds for r in results):
-            return Outcome(True, _dedupe(f for r in results for f in r.facts))
-        return Outcome(False, _dedupe(f for r in results if not r.holds for f in r.facts))
-    if any(r.holds for r in results):
-        return Outcome(True, _dedupe(f for r in results if r.holds for f in r.facts))
-    return Outcome(False, _dedupe(f for r in results for f in r.facts))
+    deciding = False if isinstance(cond, All) else True
+    decided = [r for r in results if r.holds is deciding]
+    if decided:
+        return Outcome(deciding, _dedupe(f for r in decided for f in r.facts))
+    open_ = [r for r in results if r.holds is None]
+    if open_:
+        settled = [r for r in results if r.holds is not None]
+        return Outcome(None, _dedupe(f for r in [*settled, *open_] for f in r.facts),
+                       _dedupe(u for r in open_ for u in r.unknown))
+    return Outcome(not deciding, _dedupe(f for r in results for f in r.facts))
 
 
 # --------------------------------------------------------------------------- loaded rules

@@ -36,6 +36,7 @@ from advisor.compose.assess import (
     load_profile,
     parse_profile,
     profile_leaves,
+    UNKNOWABLE,
 )
 from advisor.corpus.obligations import FieldInfo
 from advisor.errors import AdvisorError
@@ -62,7 +63,8 @@ KNOWN: dict[str, tuple[str, str, str, str]] = {
                         "A company in mainland China, or one outside it."),
     "sector": ("business", "Sector", "行业", ""),
     "public_service": ("business", "Offers the service to the public in mainland China", "向境内公众提供服务",
-                       "Anyone in mainland China can use it (app, website, mini-program)."),
+                       ("Anyone in mainland China, person or organisation, can sign up or use it (app, website, "
+                        "mini-program). Not sure: the rules that depend on it are to confirm.")),
     "internal_only": ("business", "Used only inside the business", "仅内部使用", "Staff or R&D only."),
     "customer_facing": ("business", "Used by the business's own customers", "面向本企业客户",
                         "e.g. a bank's assistant for its account holders."),
@@ -91,9 +93,19 @@ KNOWN: dict[str, tuple[str, str, str, str]] = {
                                   "recommendation too.")),
     "public_opinion_or_mobilisation": ("ai", "Public-opinion attributes or social mobilisation capacity",
                                        "具有舆论属性或者社会动员能力",
-                                       ("If users can publish or receive information at scale, say yes: security "
-                                        "assessment and algorithm filing depend on it.")),
+                                       ("Forums, comments, groups, short video, live streaming or information sharing "
+                                        "mean yes (2018 Provisions Art. 2); not sure: derived from the features, else "
+                                        "security assessment and filing are to confirm.")),
     "models": ("ai", "Models used", "所用模型", ""),
+    "features.emotional_companion": ("ai", "Emotional companionship", "情感陪伴互动",
+                                     ("Sustained emotional interaction simulating a person: companion, virtual friend "
+                                      "or partner (not customer service or Q&A).")),
+    "processing.face_recognition": ("processing", "Face recognition", "人脸识别",
+                                    "Recognises or verifies people by their face."),
+    "pi_role": ("pi", "Role for personal information", "个人信息处理角色",
+                "Handler: decides purposes and means. Processor: only on behalf of other businesses (受托人)."),
+    "unknown": ("business", "Facts not known yet", "尚不确定的事项",
+                "Rules that depend on them are listed as to confirm, with the question to ask."),
     "platforms": ("ai", "Publishes on platforms", "发布平台",
                   ("Third-party platforms, comma-separated: WeChat, Weibo, Xiaohongshu, Douyin … (shown in the "
                    "report; no obligation depends on it).")),
@@ -137,10 +149,13 @@ KNOWN: dict[str, tuple[str, str, str, str]] = {
     "important_data": ("infra", "Processes important data", "处理重要数据", "Data identified as important data."),
     "data_storage": ("infra", "Where data is stored", "数据存储地", ""),
     "foreign_investment": ("infra", "Foreign-invested enterprise", "外商投资企业", ""),
-    "listing_abroad": ("infra", "Plans to list abroad", "拟赴国外上市", "On a foreign stock exchange."),
+    "listing_foreign_country": ("infra", "Plans to list in a foreign country", "拟赴国外上市",
+                                "A stock exchange in a foreign country (Cybersecurity Review Measures Art. 7)."),
+    "listing_hong_kong": ("infra", "Plans to list in Hong Kong", "拟赴香港上市",
+                          "Not 赴国外上市; the national-security review of Art. 2 may apply."),
 }
 CHOICE_LABELS = {
-    NONE: "None · 无", "mainland": "Mainland China · 境内", "abroad": "Abroad · 境外", "both": "Both · 境内和境外",
+    NONE: "None · 无", "mainland": "Mainland China · 境内", "abroad": "Abroad · 境外", "both": "Both · 两者皆有",
     "other": "Other · 其他", "finance": "Finance · 金融", "healthcare": "Healthcare · 医疗健康",
     "education": "Education · 教育", "ecommerce": "E-commerce · 电子商务", "media": "Media · 媒体",
     "marketing": "Marketing · 营销", "gaming": "Gaming · 游戏", "government": "Government · 政务",
@@ -148,6 +163,7 @@ CHOICE_LABELS = {
     "manufacturing": "Manufacturing · 制造", "software": "Software · 软件", "research": "Research · 科研",
     "domestic_filed": "Domestic model, filed · 已备案的境内模型", "foreign_api": "Foreign model API · 境外模型接口",
     "own_model": "Own model · 自有模型",
+    "handler": "Handler · 个人信息处理者", "processor": "Processor · 受托人",
     "contract": "Contract · 合同所必需", "hr_management": "HR management · 人力资源管理",
     "emergency": "Emergency · 紧急情况",
 }
@@ -189,7 +205,10 @@ _FORM_KINDS = {("bool", False): "bool", ("int", False): "int", ("str", True): "c
 
 
 def _kind(kind: FieldInfo) -> tuple[str, tuple[str, ...], bool]:
-    """(form kind, choices, optional) for a profile leaf's kind."""
+    """(form kind, choices, optional) for a profile leaf's kind; an optional yes/no is a three-way choice whose
+    "not sure" leaves it unsettled (the engine then asks instead of assuming no)."""
+    if kind.kind == "bool" and kind.nullable:
+        return "tristate", ("yes", "no"), True
     return _FORM_KINDS[(kind.kind, bool(kind.choices))], tuple(kind.choices or ()), kind.nullable
 
 
@@ -211,6 +230,8 @@ def _walk(model: type[BaseModel]) -> list[FormField]:
     fields = []
     for path, kind, info in profile_leaves(model):
         form_kind, choices, optional = _kind(kind)
+        if path == "unknown":  # the facts left unsettled: a choice among the fields a profile may leave open
+            form_kind, choices = "multi", tuple(sorted(UNKNOWABLE))
         section, en, zh, help_text = _describe(path, info)
         fields.append(FormField(path, form_kind, info.get_default(call_default_factory=True), choices, optional,
                                 section, en, zh, help_text))
@@ -258,6 +279,8 @@ def _normalise(field: FormField, value: Any) -> Any:
     """A form value as the Profile wants it (invalid values pass through for parse_profile to report)."""
     if field.kind == "bool":
         return field.default if value is None else value
+    if field.kind == "tristate":
+        return {"yes": True, "no": False, NONE: None, "": None}.get(value, value) if isinstance(value, str) else value
     if field.kind == "int":
         return _as_int(value, field.default)
     if field.kind == "choice":
@@ -306,6 +329,8 @@ def profile_to_form(profile: Profile | Mapping, fields: Sequence[FormField] | No
             value = list(value)
         elif field.kind == "choice" and value is None:
             value = NONE
+        elif field.kind == "tristate":
+            value = NONE if value is None else ("yes" if value else "no")
         elif field.kind == "int" and field.optional:
             value = "" if value is None else str(value)
         form[field.path] = value
@@ -387,6 +412,9 @@ def _component(field: FormField) -> gr.components.Component:
         common["info"] = field.help
     if field.kind == "bool":
         return gr.Checkbox(value=bool(field.default), **common)
+    if field.kind == "tristate":
+        choices = [("Not sure · 不确定", NONE), ("Yes · 是", "yes"), ("No · 否", "no")]
+        return gr.Radio(choices=choices, value=NONE if field.default is None else ("yes" if field.default else "no"), **common)
     if field.kind == "int" and field.optional:  # a text box, so that "not known" can stay empty
         return gr.Textbox(value="" if field.default is None else str(field.default), placeholder="not known · 未知",
                           **common)
