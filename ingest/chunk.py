@@ -33,7 +33,7 @@ class Chunk:
         """What the embedder sees: title and article heading, then the text, per language."""
         p = self.payload
         zh = f"{p['title_zh']} {p['heading_zh']}\n{self.text_zh}"
-        en = f"{p['short_en']}, Article {self.article}\n{self.text_en}"
+        en = f"{p['short_en']}, {p.get('heading_en') or f'Article {self.article}'}\n{self.text_en}"
         return zh, en
 
     def content_hash(self) -> str:
@@ -94,7 +94,7 @@ def _payload(corpus: Corpus, inst: Instrument, art: Article, part: int, parts: i
         "valid_to": date_int(corpus.valid_to(inst), 99991231),
         "is_draft": inst.status.value == "draft",
         "source_url": inst.source_url,
-    }
+    } | ({"heading_en": art.heading_en} if art.heading_en else {})
 
 
 def chunk_corpus(corpus: Corpus, max_chars: int) -> list[Chunk]:

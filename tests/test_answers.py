@@ -60,3 +60,59 @@ def test_the_english_quote_is_the_translation_of_the_chinese_quote(advisor):
             assert c.quote_en == en_lines[line].strip()
             checked += 1
     assert checked >= 1  # the question must reach at least one article whose layouts line up
+
+
+# ---- one label source: an annex part is never called 第N条 / Art. N ------------------------------
+
+ANNEX = "cybersecurity-incident-grading-guide-2025"
+
+
+@pytest.fixture(scope="module")
+def annex_hit():
+    from advisor.corpus import load_corpus
+    from advisor.retrieve.hybrid import article_hit
+    from conftest import CORPUS
+
+    return article_hit(load_corpus(CORPUS), ANNEX, 1, score=1.0)
+
+
+def _no_article_number(text: str) -> None:
+    assert "第一条" not in text and "Art. 1" not in text and "Article 1" not in text, text
+
+
+def test_an_annex_part_is_labelled_by_its_heading_in_hits_and_citations(annex_hit):
+    from advisor.compose.answer import Citation
+    from advisor.compose.citations import article_label
+
+    assert annex_hit.label == "《网络安全事件分级指南》一、特别重大网络安全事件"
+    citation = Citation.from_hit(annex_hit, "泄露1亿人以上公民个人信息。")
+    assert citation.label == annex_hit.label and citation.to_dict()["label_en"] == "Part 1: particularly major incidents"
+    for lang in ("en", "zh"):
+        label = article_label(annex_hit, lang)
+        assert "一、特别重大网络安全事件" in label
+        _no_article_number(label)
+    assert "Incident Grading Guide Part 1" in article_label(annex_hit, "en")
+
+
+def test_offline_text_and_markdown_cite_the_annex_part_by_its_heading(annex_hit):
+    from advisor.compose.answer import Answer, Citation
+    from advisor.compose.offline import render
+    from advisor.present.http import answer_markdown
+
+    citation = Citation.from_hit(annex_hit, "泄露1亿人以上公民个人信息。", "5. The personal information of 100 million citizens or more is leaked.")
+    text = render([citation], [annex_hit], dt.date(2026, 1, 1), "en")
+    assert "《网络安全事件分级指南》一、特别重大网络安全事件 (Incident Grading Guide, Part 1: particularly major incidents)" in text
+    _no_article_number(text)
+    markdown = answer_markdown(Answer(text, [citation], dt.date(2026, 1, 1), "offline", "en"))
+    assert "- 《网络安全事件分级指南》一、特别重大网络安全事件" in markdown
+    _no_article_number(markdown)
+
+
+def test_the_checklist_labels_an_annex_part_by_its_heading():
+    from advisor.compose.assess import _citation
+    from advisor.corpus import load_corpus
+    from conftest import CORPUS
+
+    citation = _citation(load_corpus(CORPUS), ANNEX, 3)
+    assert citation.label_zh == "《网络安全事件分级指南》三、较大网络安全事件"
+    assert citation.label_en == "Incident Grading Guide Part 3: relatively major incidents"

@@ -83,7 +83,7 @@ def test_unreachable_qdrant_server_is_a_clear_error(store_copy):
 def test_corpus_list_json_and_show(tmp_path):
     listed = run(["corpus", "list", "--json"], cli_env(tmp_path))
     rows = {r["id"]: r for r in json.loads(listed.stdout)}
-    assert rows["pipl-2021"]["articles"] == 74 and rows["csl-2016"]["status"] == "superseded"
+    assert rows["pipl-2021"]["articles"] == 74 and rows["csl-2016"]["status"] == "amended"
     shown = run(["corpus", "show", "gai-interim-measures-2023", "12"], cli_env(tmp_path))
     assert shown.returncode == 0 and "第十二条" in shown.stdout and "Article 12" in shown.stdout
 

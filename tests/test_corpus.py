@@ -161,3 +161,199 @@ def test_an_annotation_with_an_unknown_role_is_a_problem(tmp_path):
     _annotate(corpus, inst, [_note(1, role="obligation")])
     _, problems = check_corpus(corpus)
     assert len(problems) == 1 and "role" in problems[0].message and problems[0].article == 1
+
+
+# ---- incomplete instruments, displaced articles, annexes, reported metadata ----------------------
+
+def _drop_article(number: int, **fields):
+    """An edit that removes one article of mini-gai (4 articles) and sets instrument fields."""
+    def change(d):
+        d["articles"] = [a for a in d["articles"] if a["number"] != number]
+        d.update(fields)
+    return change
+
+
+PARTIAL = dict(coverage="partial", total_articles=4, missing_articles=[3], missing_note="Art. 3 was not found in any copy.")
+
+
+def test_a_partial_instrument_may_lack_exactly_its_missing_articles(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    _edit(corpus / "instruments" / "mini-gai.yaml", _drop_article(3, **PARTIAL))
+    loaded, problems = check_corpus(corpus)
+    assert problems == []
+    inst = loaded.instruments["mini-gai"]
+    assert inst.article(3) is None and inst.article(4) is not None
+    assert inst.missing_summary() == "Art. 3 is not in the corpus (3 of 4 articles held)"
+
+
+def test_a_gap_not_listed_as_missing_names_the_article(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    _edit(corpus / "instruments" / "mini-gai.yaml", _drop_article(3, **{**PARTIAL, "missing_articles": [2]}))
+    _, problems = check_corpus(corpus)
+    assert {(p.file, p.article) for p in problems} == {("mini-gai.yaml", 2), ("mini-gai.yaml", 3)}, problems
+    assert any("neither held nor listed" in p.message for p in problems if p.article == 3)
+
+
+def test_held_plus_missing_must_cover_the_known_total(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    _edit(corpus / "instruments" / "mini-gai.yaml", _drop_article(3, **{**PARTIAL, "total_articles": 5}))
+    _, problems = check_corpus(corpus)
+    assert [(p.file, p.article) for p in problems] == [("mini-gai.yaml", 5)]
+
+
+def test_an_incomplete_instrument_needs_a_missing_note(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    _edit(corpus / "instruments" / "mini-gai.yaml", _drop_article(3, **{**PARTIAL, "missing_note": None}))
+    _, problems = check_corpus(corpus)
+    assert len(problems) == 1 and problems[0].file == "mini-gai.yaml" and "missing_note" in problems[0].message
+
+
+def test_partial_coverage_needs_the_total(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    _edit(corpus / "instruments" / "mini-gai.yaml", _drop_article(3, **{**PARTIAL, "total_articles": None}))
+    _, problems = check_corpus(corpus)
+    assert len(problems) == 1 and "total_articles" in problems[0].message
+
+
+def test_fragments_with_an_unknown_total_list_exactly_the_gaps_below_the_last_article_held(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    fragments = dict(coverage="fragments", total_articles=None, missing_articles=[3], missing_note="Only some articles were found.")
+    _edit(corpus / "instruments" / "mini-gai.yaml", _drop_article(3, **fragments))
+    loaded, problems = check_corpus(corpus)
+    assert problems == []
+    assert loaded.instruments["mini-gai"].missing_summary() == (
+        "only Arts. 1, 2, 4 are in the corpus; the total number of articles is unconfirmed")
+    _edit(corpus / "instruments" / "mini-gai.yaml", lambda d: d.update(missing_articles=[3, 9]))
+    _, problems = check_corpus(corpus)
+    assert [(p.file, p.article) for p in problems] == [("mini-gai.yaml", 9)]
+
+
+def test_a_complete_instrument_cannot_list_missing_articles(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    _edit(corpus / "instruments" / "mini-gai.yaml", lambda d: d.update(missing_articles=[5]))
+    _, problems = check_corpus(corpus)
+    assert len(problems) == 1 and "missing_articles" in problems[0].message
+
+
+def test_metadata_coverage_is_only_for_entries_without_text(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    _edit(corpus / "instruments" / "mini-gai.yaml", lambda d: d.update(coverage="metadata", missing_note="x"))
+    _, problems = check_corpus(corpus)
+    assert len(problems) == 1 and "metadata" in problems[0].message
+
+
+def test_an_unverified_article_must_be_held(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    _edit(corpus / "instruments" / "mini-gai.yaml", _drop_article(
+        3, **PARTIAL, verification={"status": "partial", "method": "one copy", "unverified_articles": [3]}))
+    _, problems = check_corpus(corpus)
+    assert [(p.file, p.article) for p in problems] == [("mini-gai.yaml", 3)]
+    assert "not held" in problems[0].message
+
+
+def _displace(target: dict):
+    def change(d):
+        d["articles"][1]["displaced_by"] = [{**target, "note_en": "the threshold", "note_zh": "门槛"}]
+    return change
+
+
+def test_a_displaced_article_names_its_controlling_article(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    _edit(corpus / "instruments" / "mini-gai.yaml", _displace({"instrument": "mini-pipl", "article": 2}))
+    loaded, problems = check_corpus(corpus)
+    assert problems == []
+    moved = loaded.instruments["mini-gai"].article(2).displaced_by[0]
+    assert (moved.instrument, moved.article, moved.note_en) == ("mini-pipl", 2, "the threshold")
+
+
+@pytest.mark.parametrize("target, needle", [
+    ({"instrument": "mini-pipl", "article": 99}, "no article 99"),
+    ({"instrument": "no-such-law", "article": 1}, "unknown instrument"),
+    ({"instrument": "mini-gai", "article": 2}, "itself"),
+])
+def test_a_displacement_to_a_missing_target_names_file_and_article(tmp_path, target, needle):
+    corpus = _copy_mini(tmp_path)
+    _edit(corpus / "instruments" / "mini-gai.yaml", _displace(target))
+    _, problems = check_corpus(corpus)
+    assert [(p.file, p.article) for p in problems] == [("mini-gai.yaml", 2)]
+    assert needle in problems[0].message
+
+
+def _annex(corpus: Path, **fields) -> None:
+    data = yaml.safe_load((corpus / "instruments" / "mini-gai.yaml").read_text(encoding="utf-8"))
+    first = data["articles"][0]
+    data.update(id="mini-annex", title_zh="分级指南", short_en="Grading Guide", annex_of="mini-gai",
+                articles=[{**first, "heading": "一、特别重大事件", "heading_en": "Part 1"}])
+    data.update(fields)
+    (corpus / "instruments" / "mini-annex.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def test_an_annex_part_is_cited_by_its_heading_never_as_an_article(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    _annex(corpus)
+    loaded, problems = check_corpus(corpus)
+    assert problems == []
+    part = loaded.instruments["mini-annex"].article(1)
+    assert (part.heading_zh, part.label_en, part.name_en) == ("一、特别重大事件", "Part 1", "Part 1")
+    assert loaded.valid_to(loaded.instruments["mini-annex"]) == loaded.valid_to(loaded.instruments["mini-gai"])
+
+
+def test_an_annex_of_an_unknown_instrument_is_reported(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    _annex(corpus, annex_of="no-such-law")
+    _, problems = check_corpus(corpus)
+    assert [(p.file, p.article) for p in problems] == [("mini-annex.yaml", None)] and "annex_of" in problems[0].message
+
+
+def test_an_annex_applies_with_its_instrument(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    _annex(corpus, effective="2024-01-01")
+    _, problems = check_corpus(corpus)
+    assert [(p.file, p.article) for p in problems] == [("mini-annex.yaml", None)] and "effective" in problems[0].message
+
+
+def test_a_heading_needs_its_english_label(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    _edit(corpus / "instruments" / "mini-gai.yaml", lambda d: d["articles"][0].update(heading="一、总则"))
+    _, problems = check_corpus(corpus)
+    assert [(p.file, p.article) for p in problems] == [("mini-gai.yaml", 1)] and "heading_en" in problems[0].message
+
+
+def test_reported_metadata_needs_a_note_and_may_lack_the_official_page(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    _edit(corpus / "instruments" / "mini-gai.yaml", lambda d: d.update(metadata_verified=False, source_url=None, promulgated=None))
+    _, problems = check_corpus(corpus)
+    assert len(problems) == 1 and "metadata_note" in problems[0].message
+    _edit(corpus / "instruments" / "mini-gai.yaml", lambda d: d.update(metadata_note="Dates from a press report."))
+    assert check_corpus(corpus)[1] == []
+
+
+def test_verified_metadata_needs_the_official_page(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    _edit(corpus / "instruments" / "mini-gai.yaml", lambda d: d.update(source_url=None))
+    _, problems = check_corpus(corpus)
+    assert len(problems) == 1 and "source_url" in problems[0].message
+
+
+def test_the_2016_cybersecurity_law_is_amended_and_ends_when_the_amendment_applies():
+    import datetime as dt
+
+    corpus = load_corpus(CORPUS)
+    old = corpus.instruments["csl-2016"]
+    assert old.status.value == "amended" and old.superseded_by == "csl-2025"
+    assert corpus.valid_to(old) == dt.date(2026, 1, 1)
+
+
+def test_amended_needs_the_version_that_replaced_it(tmp_path):
+    corpus = _copy_mini(tmp_path)
+    _edit(corpus / "instruments" / "mini-gai.yaml", lambda d: d.update(status="amended"))
+    _, problems = check_corpus(corpus)
+    assert len(problems) == 1 and "superseded_by" in problems[0].message
+
+
+@pytest.mark.parametrize("numbers, text", [([9, 10, 11, 12], "Arts. 9-12"), ([2, 18, 32], "Arts. 2, 18, 32"), ([4], "Art. 4"),
+                                           ([1, 2, 3, 6], "Arts. 1-3, 6"), ([4, 5], "Arts. 4, 5")])
+def test_article_lists_are_compact(numbers, text):
+    from advisor.corpus.schema import article_list
+
+    assert article_list(numbers) == text

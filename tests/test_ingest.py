@@ -27,7 +27,29 @@ def test_every_article_becomes_at_least_one_chunk_with_its_number():
     chunks = chunk_corpus(corpus, 600)
     keys = {(c.instrument_id, c.article) for c in chunks}
     assert keys == {(i.id, a.number) for i in corpus for a in i.articles}
-    assert all(c.payload["title_zh"] and c.payload["heading_zh"].startswith("第") for c in chunks)
+    headings = {(i.id, a.number): a.heading for i in corpus for a in i.articles}
+    assert all(c.payload["title_zh"] and c.payload["heading_zh"] == (headings[(c.instrument_id, c.article)] or c.payload["heading_zh"])
+               for c in chunks)
+    assert all(c.payload["heading_zh"].startswith("第") for c in chunks if not headings[(c.instrument_id, c.article)])
+
+
+def test_annex_parts_are_chunked_under_their_headings_and_articles_are_unchanged():
+    corpus = load_corpus(CORPUS)
+    chunks = chunk_corpus(corpus, 600)
+    part = next(c for c in chunks if c.instrument_id == "cybersecurity-incident-grading-guide-2025" and c.article == 3)
+    zh, en = part.dense_texts()
+    assert zh.startswith("网络安全事件分级指南 三、较大网络安全事件\n")
+    assert en.startswith("Incident Grading Guide, Part 3: relatively major incidents\n")
+    article = next(c for c in chunks if c.instrument_id == "pipl-2021" and c.article == 13)
+    assert "heading_en" not in article.payload  # payloads (and their hashes) of numbered articles are as before
+    assert article.dense_texts()[1].startswith("PIPL, Article 13\n")
+
+
+def test_entries_without_text_have_no_chunks():
+    corpus = load_corpus(CORPUS)
+    ids = {c.instrument_id for c in chunk_corpus(corpus, 600)}
+    metadata_only = {i.id for i in corpus if i.coverage.value == "metadata"}
+    assert metadata_only and not (ids & metadata_only)
 
 
 def test_a_long_article_is_split_at_paragraphs_and_keeps_its_title_and_number():

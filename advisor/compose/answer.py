@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from advisor.corpus import to_chinese_numeral
+from advisor.corpus.schema import heading_zh, label_en
 from advisor.retrieve.hybrid import Hit
 
 DISCLAIMER_EN = "This is not legal advice; the Chinese text of each regulation is authoritative."
@@ -23,18 +23,25 @@ class Citation:
     status: str = ""
     effective: str | None = None
     source_url: str | None = ""
+    heading_zh: str = ""  # 第N条, or an annex part's heading; empty: computed from the number
+    heading_en: str | None = None  # English heading of an annex part (None for articles)
 
     @property
     def label(self) -> str:
-        """《official title》第N条, as cited in Chinese."""
-        return f"《{self.regulation}》第{to_chinese_numeral(self.article)}条"
+        """《official title》第N条 (or the part's heading), as cited in Chinese."""
+        return f"《{self.regulation}》{self.heading_zh or heading_zh(self.article)}"
+
+    @property
+    def article_en(self) -> str:
+        """'Art. 12', or an annex part's heading."""
+        return label_en(self.article, self.heading_en)
 
     @classmethod
     def from_hit(cls, hit: Hit, quote: str, quote_en: str = "") -> "Citation":
         return cls(
             regulation=hit.regulation, article=hit.article, quote=quote, regulation_en=hit.regulation_en,
             instrument_id=hit.instrument_id, quote_en=quote_en, status=hit.status, effective=hit.effective,
-            source_url=hit.source_url,
+            source_url=hit.source_url, heading_zh=hit.heading_zh, heading_en=hit.heading_en,
         )
 
     def to_dict(self) -> dict:
@@ -42,6 +49,7 @@ class Citation:
             "regulation": self.regulation, "article": self.article, "quote": self.quote,
             "regulation_en": self.regulation_en, "instrument_id": self.instrument_id, "quote_en": self.quote_en,
             "status": self.status, "effective": self.effective, "source_url": self.source_url,
+            "label": self.label, "label_en": self.article_en,
         }
 
 

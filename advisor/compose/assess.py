@@ -94,6 +94,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from advisor.corpus.load import Corpus
+from advisor.corpus.schema import label_en as article_label_en
 from advisor.corpus.obligations import (
     STAGES,
     UNKNOWN,
@@ -468,10 +469,11 @@ class Citation:
     text_zh: str
     text_en: str
     verified: bool
+    heading_en: str | None = None  # English heading of an annex part (None for articles)
 
     @property
     def label_en(self) -> str:
-        return f"{self.short_en} Art. {self.article}"
+        return f"{self.short_en} {article_label_en(self.article, self.heading_en)}"
 
     @property
     def label_zh(self) -> str:
@@ -759,7 +761,7 @@ def _citation(corpus: Corpus, instrument: str, article: int) -> Citation:
     art = inst.article(article)
     assert art is not None
     return Citation(instrument, inst.title_zh, inst.title_en, inst.short_en, article, art.heading_zh, art.zh, art.en,
-                    verified=article not in inst.verification.unverified_articles)
+                    verified=article not in inst.verification.unverified_articles, heading_en=art.heading_en)
 
 
 def _in_force(corpus: Corpus, instrument: str, as_of: dt.date) -> bool:

@@ -11,6 +11,7 @@ from advisor.compose.offline import offline_answer, select_quotes, unverified_wa
 from advisor.errors import ProviderError
 from advisor.providers.embedders import Embedder
 from advisor.providers.llms import ChatModel
+from advisor.corpus.schema import label_en
 from advisor.retrieve.hybrid import Hit
 
 NO_ANSWER_EN = "Not covered by the retrieved articles"
@@ -51,7 +52,7 @@ def build_messages(request: str, sources: list[Hit], lang: str) -> list[dict]:
     blocks = []
     for hit in sources:
         blocks.append(
-            f"<source>\n{citation_tag(hit)}\n《{hit.regulation}》{hit.heading_zh} ({hit.short_en}, Article {hit.article})\n"
+            f"<source>\n{citation_tag(hit)}\n《{hit.regulation}》{hit.heading_zh} ({hit.short_en}, {label_en(hit.article, hit.heading_en, long=True)})\n"
             f"{escape_data(hit.text_zh)}\n"
             + (f"English (unofficial translation): {escape_data(hit.text_en)}\n" if lang == "en" else "")
             + "</source>"

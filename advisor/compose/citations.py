@@ -29,7 +29,7 @@ def article_label(hit: Hit, lang: str) -> str:
     """How an answer shows a citation: 〔PIPL Art. 39 /《…》第三十九条〕 (Chinese answers: 〔《…》第三十九条〕)."""
     if lang == "zh":
         return f"〔《{hit.regulation}》{hit.heading_zh}〕"
-    return f"〔{hit.short_en} Art. {hit.article} /《{hit.regulation}》{hit.heading_zh}〕"
+    return f"〔{hit.short_en} {hit.article_en} /《{hit.regulation}》{hit.heading_zh}〕"
 
 
 QUOTE = re.compile(r"「([^」\n]{2,})」")

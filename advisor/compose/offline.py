@@ -89,7 +89,7 @@ def render(citations: list[Citation], hits: list[Hit], as_of: dt.date, lang: str
         lines.append("没有检索到相关条文。" if lang == "zh" else "No relevant article was found in the corpus.")
     for n, c in enumerate(citations, start=1):
         hit = by_key[(c.instrument_id, c.article)]
-        lines.append(f"{n}. {hit.label} ({hit.short_en}, Art. {c.article})")
+        lines.append(f"{n}. {hit.label} ({hit.short_en}, {hit.article_en})")
         lines.append(f"   「{c.quote}」")
         if lang != "zh":
             lines.append(f"   \"{c.quote_en}\" (unofficial translation)")
@@ -110,6 +110,6 @@ def unverified_warnings(citations: list[Citation], hits: list[Hit]) -> list[str]
     """A warning for each cited article whose text is not yet verified against a second copy."""
     unverified = {(h.instrument_id, h.article) for h in hits if not h.verified}
     return [
-        f"《{c.regulation}》 Art. {c.article}: text assembled from public copies, not yet verified against a second copy"
+        f"《{c.regulation}》 {c.article_en}: text assembled from public copies, not yet verified against a second copy"
         for c in citations if (c.instrument_id, c.article) in unverified
     ]

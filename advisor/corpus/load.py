@@ -47,8 +47,12 @@ class Corpus:
         return inst.article(number) if inst else None
 
     def valid_to(self, inst: Instrument) -> dt.date:
-        """First day the instrument no longer applies (successor in force, or repeal)."""
+        """First day the instrument no longer applies (successor in force, or repeal; an annex ends
+        with the instrument it belongs to)."""
         ends = [FAR_FUTURE]
+        parent = self.instruments.get(inst.annex_of) if inst.annex_of else None
+        if parent is not None and parent.id != inst.id:
+            ends.append(self.valid_to(parent))
         if inst.repealed:
             ends.append(inst.repealed)
         if inst.superseded_by and inst.superseded_by in self.instruments:
@@ -107,11 +111,48 @@ def read_instrument(path: Path) -> tuple[Instrument | None, list[Problem]]:
     problems = []
     if inst.id != path.stem:
         problems.append(Problem(path.name, None, f"id '{inst.id}' does not match the file name"))
-    for position, art in enumerate(inst.articles, start=1):
-        if art.number != position:
-            problems.append(Problem(path.name, art.number, f"article numbers must run 1..N; expected {position} here"))
-            break
+    problems += _numbering_problems(path.name, inst)
     return inst, problems
+
+
+def _numbering_problems(name: str, inst: Instrument) -> list[Problem]:
+    """Complete instruments run 1..N; incomplete ones may have gaps, but exactly their missing_articles."""
+    problems: list[Problem] = []
+    held = [a.number for a in inst.articles]
+    if inst.complete:
+        for position, number in enumerate(held, start=1):
+            if number != position:
+                problems.append(Problem(name, number, f"article numbers must run 1..N; expected {position} here"))
+                break
+        if inst.total_articles is not None and inst.total_articles != len(held):
+            problems.append(Problem(name, None, f"total_articles is {inst.total_articles} but {len(held)} articles are held (coverage is complete)"))
+    else:
+        for before, number in zip(held, held[1:]):
+            if number <= before:
+                problems.append(Problem(name, number, f"article numbers must increase; {number} follows {before}"))
+        held_set, missing = set(held), set(inst.missing_articles)
+        if len(missing) != len(inst.missing_articles):
+            problems.append(Problem(name, None, "missing_articles lists an article twice"))
+        for number in sorted(held_set & missing):
+            problems.append(Problem(name, number, "article is held but also listed in missing_articles"))
+        if inst.total_articles is not None:
+            expected = set(range(1, inst.total_articles + 1))
+            for number in sorted(held_set - expected):
+                problems.append(Problem(name, number, f"article number beyond total_articles ({inst.total_articles})"))
+            for number in sorted(missing - expected):
+                problems.append(Problem(name, number, f"missing article beyond total_articles ({inst.total_articles})"))
+            for number in sorted(expected - held_set - missing):
+                problems.append(Problem(name, number, "article is neither held nor listed in missing_articles"))
+        elif held:
+            gaps = set(range(1, max(held) + 1)) - held_set
+            for number in sorted(gaps - missing):
+                problems.append(Problem(name, number, "article is neither held nor listed in missing_articles"))
+            for number in sorted(missing - gaps - held_set):
+                problems.append(Problem(name, number, "listed in missing_articles, but with total_articles unknown only gaps below the highest article held can be listed"))
+    for number in inst.verification.unverified_articles:
+        if inst.article(number) is None:
+            problems.append(Problem(name, number, "listed in verification.unverified_articles but not held"))
+    return problems
 
 
 def _cross_problems(corpus: Corpus) -> list[Problem]:
@@ -121,7 +162,23 @@ def _cross_problems(corpus: Corpus) -> list[Problem]:
         for target in [*inst.supersedes, *([inst.superseded_by] if inst.superseded_by else [])]:
             if target not in corpus.instruments:
                 problems.append(Problem(name, None, f"unknown instrument '{target}' in supersedes/superseded_by"))
+        if inst.annex_of:
+            parent = corpus.instruments.get(inst.annex_of)
+            if parent is None or parent.id == inst.id:
+                problems.append(Problem(name, None, f"annex_of: unknown instrument '{inst.annex_of}'"))
+            elif (parent.effective, parent.status) != (inst.effective, inst.status):
+                problems.append(Problem(name, None, f"an annex applies with its instrument: effective date and status must equal those of '{parent.id}'"))
         for art in inst.articles:
+            for moved in art.displaced_by:
+                target = corpus.instruments.get(moved.instrument)
+                if target is None:
+                    problems.append(Problem(name, art.number, f"displaced_by: unknown instrument '{moved.instrument}'"))
+                elif target.article(moved.article) is None:
+                    problems.append(Problem(name, art.number, f"displaced_by: '{target.id}' has no article {moved.article}"))
+                elif target.id == inst.id and moved.article == art.number:
+                    problems.append(Problem(name, art.number, "displaced_by: an article cannot displace itself"))
+                elif target.status is Status.draft:
+                    problems.append(Problem(name, art.number, f"displaced_by: '{target.id}' is a draft, never law"))
             for ref in art.refs:
                 target = corpus.instruments.get(ref.instrument or inst.id)
                 if target is None:

@@ -28,6 +28,7 @@ import gradio as gr
 
 from advisor.compose.answer import DISCLAIMER_EN, DISCLAIMER_ZH, Answer, Citation
 from advisor.compose.templates import Template
+from advisor.corpus.schema import label_en
 from advisor.errors import AdvisorError
 from advisor.present.advisor import Advisor
 from advisor.present.http import answer_markdown
@@ -114,7 +115,8 @@ def citation_markdown(advisor: Advisor, citation: Citation, n: int, hits: list |
     """One citation: title, article, full Chinese text and English translation, status, date, link."""
     inst = advisor.corpus.instruments.get(citation.instrument_id) or advisor.corpus.get(citation.regulation)
     art = inst.article(citation.article) if inst else None
-    heading = art.heading_zh if art else f"第{citation.article}条"
+    heading = art.heading_zh if art else citation.label.split("》", 1)[1]
+    name_en = art.name_en if art else label_en(citation.article, citation.heading_en, long=True)
     hit = next((h for h in hits if (h.instrument_id, h.article) == (citation.instrument_id, citation.article)), None)
     zh = art.zh if art else (hit.text_zh if hit else citation.quote)
     en = art.en if art else (hit.text_en if hit else citation.quote_en)
@@ -125,7 +127,7 @@ def citation_markdown(advisor: Advisor, citation: Citation, n: int, hits: list |
         meta.append(f"[official text 官方原文]({citation.source_url})")
     lines = [
         f"#### {n}. 《{citation.regulation}》{heading}",
-        f"*{html.escape(title_en)}, Article {citation.article}*" if title_en else f"*Article {citation.article}*",
+        f"*{html.escape(title_en)}, {name_en}*" if title_en else f"*{name_en}*",
         "",
         " · ".join(meta),
         "",

@@ -65,7 +65,7 @@ def retrieve(
         _print_json([h.to_dict() for h in hits])
         return
     for n, h in enumerate(hits, start=1):
-        out.print(f"[bold]{n}. {h.label}[/bold]  ({h.short_en}, Art. {h.article})  score {h.score:.3f}", highlight=False)
+        out.print(f"[bold]{n}. {h.label}[/bold]  ({h.short_en}, {h.article_en})  score {h.score:.3f}", highlight=False)
         out.print(h.text_zh, highlight=False)
         out.print(f"[dim]{h.text_en}[/dim]\n", highlight=False)
 
@@ -245,7 +245,7 @@ def corpus_show(instrument_id: str, article: Annotated[Optional[int], typer.Argu
     if as_json:
         _print_json({"instrument_id": inst.id, "regulation": inst.title_zh, **art.model_dump(mode="json")})
         return
-    out.print(f"[bold]《{inst.title_zh}》{art.heading_zh}[/bold]  {inst.short_en}, Article {art.number}", highlight=False)
+    out.print(f"[bold]《{inst.title_zh}》{art.heading_zh}[/bold]  {inst.short_en}, {art.name_en}", highlight=False)
     if art.chapter:
         out.print(f"[dim]{art.chapter}{' ' + art.section if art.section else ''} / {art.chapter_en or ''}[/dim]", highlight=False)
     out.print(art.zh + "\n", highlight=False)

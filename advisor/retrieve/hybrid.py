@@ -9,7 +9,8 @@ from typing import Literal
 
 from qdrant_client import models as qm
 
-from advisor.corpus import Corpus
+from advisor.corpus import Article, Corpus, Instrument
+from advisor.corpus.schema import label_en
 from advisor.errors import BadQuestion, UnknownInstrument
 from advisor.providers.embedders import Embedder
 from advisor.settings import Settings
@@ -40,6 +41,7 @@ class Hit:
     effective: str | None
     source_url: str | None
     verified: bool = True  # False: the article's text is not yet checked against a second copy
+    heading_en: str | None = None  # English heading of a part not numbered 第N条 (annex parts); None for articles
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -47,6 +49,22 @@ class Hit:
     @property
     def label(self) -> str:
         return f"《{self.regulation}》{self.heading_zh}"
+
+    @property
+    def article_en(self) -> str:
+        """'Art. 12', or an annex part's heading ('Part 1: ...')."""
+        return label_en(self.article, self.heading_en)
+
+
+def make_hit(inst: Instrument, art: Article, score: float, matched_zh: str | None = None) -> Hit:
+    """A Hit for one article of the corpus (the one place its fields are read from the corpus)."""
+    return Hit(
+        regulation=inst.title_zh, regulation_en=inst.title_en, short_en=inst.short_en, instrument_id=inst.id,
+        article=art.number, heading_zh=art.heading_zh, score=score, text_zh=art.zh, text_en=art.en,
+        matched_zh=art.zh if matched_zh is None else matched_zh, chapter=art.chapter, status=inst.status.value,
+        effective=inst.effective.isoformat() if inst.effective else None, source_url=inst.source_url,
+        verified=art.number not in inst.verification.unverified_articles, heading_en=art.heading_en,
+    )
 
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -163,14 +181,7 @@ class Retriever:
             art = inst.article(key[1]) if inst else None
             if art is None:  # store is older than the corpus; skip what no longer exists
                 continue
-            hits[key] = Hit(
-                regulation=inst.title_zh, regulation_en=inst.title_en, short_en=inst.short_en,
-                instrument_id=inst.id, article=art.number, heading_zh=art.heading_zh, score=round(float(p.score), 6),
-                text_zh=art.zh, text_en=art.en, matched_zh=pl.get("text_zh", art.zh), chapter=art.chapter,
-                status=inst.status.value, effective=inst.effective.isoformat() if inst.effective else None,
-                source_url=inst.source_url,
-                verified=art.number not in inst.verification.unverified_articles,
-            )
+            hits[key] = make_hit(inst, art, round(float(p.score), 6), pl.get("text_zh", art.zh))
             if len(hits) == k:
                 break
         return list(hits.values())
@@ -200,13 +211,7 @@ def article_hit(corpus: Corpus, instrument_id: str, article: int, score: float =
     target = inst.article(article) if inst else None
     if inst is None or target is None:
         return None
-    return Hit(
-        regulation=inst.title_zh, regulation_en=inst.title_en, short_en=inst.short_en, instrument_id=inst.id,
-        article=target.number, heading_zh=target.heading_zh, score=score, text_zh=target.zh, text_en=target.en,
-        matched_zh=target.zh, chapter=target.chapter, status=inst.status.value,
-        effective=inst.effective.isoformat() if inst.effective else None, source_url=inst.source_url,
-        verified=target.number not in inst.verification.unverified_articles,
-    )
+    return make_hit(inst, target, score)
 
 
 def cross_references(corpus: Corpus, hits: list[Hit], limit: int = 4) -> list[Hit]:
