@@ -520,6 +520,7 @@ class Finding:
     caveat: Optional[dict]
     warnings: tuple[str, ...]
     questions: tuple[dict, ...] = ()  # {field, en, zh}: the unsettled facts the rule waits on
+    incomplete: tuple[dict, ...] = ()  # cited instruments whose text the corpus holds only in part
     due_before: Optional[str] = None  # launch | processing | transfer (see corpus/obligations/README.md)
     if_late: Optional[dict] = None    # the immediate step when that event is already past
     overdue: bool = False             # a live service: due before launch/processing/transfer, so due now
@@ -537,6 +538,7 @@ class Finding:
             "evidence": list(self.evidence), "timing": self.timing, "confirm": self.confirm,
             "caveat": self.caveat, "warnings": list(self.warnings), "questions": list(self.questions),
             "due_before": self.due_before, "if_late": self.if_late, "overdue": self.overdue,
+            "incomplete": list(self.incomplete),
         }
 
 
@@ -780,6 +782,18 @@ def _citations(corpus: Corpus, refs, as_of: dt.date) -> tuple[Citation, ...]:
     return tuple(out)
 
 
+def _incomplete(corpus: Corpus, instruments: list[str]) -> tuple[dict, ...]:
+    """The cited instruments whose text the corpus holds only in part: what is missing and where to read it."""
+    out = []
+    for iid in dict.fromkeys(instruments):
+        inst = corpus.instruments[iid]
+        missing = inst.missing_summary()
+        if missing:
+            out.append({"instrument": iid, "title_zh": inst.title_zh, "title_en": inst.title_en, "missing": missing,
+                        "source_url": inst.source_url})
+    return tuple(out)
+
+
 def _questions(unknown: tuple[str, ...]) -> tuple[dict, ...]:
     return tuple(question(path) for path in unknown)
 
@@ -804,6 +818,9 @@ def _evaluate_obligation(ob: Obligation, facts, scopes, cache, corpus: Corpus, a
     )
     warnings = tuple(f"{c.label_en} ({c.label_zh}) is marked unverified in the corpus: check it against the official text"
                      for c in citations if not c.verified)
+    incomplete = _incomplete(corpus, [c.instrument for c in citations] + [p.instrument for p in penalties])
+    warnings += tuple(f"《{i['title_zh']}》 ({i['title_en']}): {i['missing']}; read the official text: {i['source_url'] or 'not known'}"
+                      for i in incomplete)
     overdue = status != "not_applicable" and spec.due_before is not None and launched is True
     return Finding(
         id=ob.id, status=status, title_en=spec.title_en, title_zh=spec.title_zh, binds=tuple(spec.binds),
@@ -813,7 +830,7 @@ def _evaluate_obligation(ob: Obligation, facts, scopes, cache, corpus: Corpus, a
         timing=spec.timing.model_dump() if spec.timing else None,
         confirm=spec.confirm.model_dump() if spec.confirm else None,
         caveat=spec.caveat.model_dump() if spec.caveat else None,
-        warnings=warnings, questions=questions, due_before=spec.due_before,
+        warnings=warnings, questions=questions, incomplete=incomplete, due_before=spec.due_before,
         if_late=spec.if_late.model_dump() if spec.if_late else None, overdue=overdue,
     )
 
@@ -1043,6 +1060,7 @@ _LABELS = {
         "recorded": "recorded only: no article in the corpus makes an obligation depend on them",
         "questions": "Questions to settle", "decides": "decides", "scope_confirm": "to confirm",
         "if_so": "if the open questions are answered so", "overdue": "Overdue if not done - now",
+        "incomplete": "Text not complete in the corpus", "official": "official text",
     },
     "zh": {
         "title": "合规评估", "as_of": "评估日期", "risk": "风险等级", "drivers": "风险因素",
@@ -1058,6 +1076,7 @@ _LABELS = {
         "recorded": "仅作记录：语料库中没有条文使义务的适用取决于此",
         "questions": "待确认的事实", "decides": "影响", "scope_confirm": "待确认",
         "if_so": "取决于待确认事项", "overdue": "如未完成即已逾期，立即",
+        "incomplete": "语料库未收录完整文本", "official": "官方原文",
     },
 }
 LEVEL_ZH = {"low": "低", "medium": "中", "high": "高", "critical": "严重"}
@@ -1155,6 +1174,9 @@ def _finding_md(f: Finding, L: dict, zh: bool) -> list[str]:
     out.append(f"- {L['penalty']}: {pen or L['no_penalty']}")
     if f.caveat:
         out.append(f"- {L['caveat']}: {f.caveat[lang]}")
+    for i in f.incomplete:
+        out.append(f"- {L['incomplete']}: 《{i['title_zh']}》{'' if zh else ' (' + i['title_en'] + ')'}: {i['missing']}"
+                   + (f" · {L['official']}: {i['source_url']}" if i["source_url"] else ""))
     out += ["", f"{L['sources']}:", ""]
     for c in f.citations:
         flag = f" ({L['unverified']})" if not c.verified else ""
