@@ -34,6 +34,11 @@ def test_the_shipped_corpus_has_no_problems():
     ("minors-online-protection-regulations-2023", 60),
     ("cii-regulations-2021", 51),
     ("cybersecurity-review-measures-2021", 23),
+    ("ai-content-labelling-measures-2025", 14),
+    ("cybersecurity-incident-reporting-measures-2025", 14),
+    ("cross-border-data-flow-provisions-2024", 14),
+    ("data-export-security-assessment-measures-2022", 20),
+    ("pi-export-certification-measures-2025", 19),
 ])
 def test_instrument_is_complete_with_a_translation_of_every_article(instrument_id, articles):
     inst = load_corpus(CORPUS).instruments[instrument_id]
@@ -357,3 +362,29 @@ def test_article_lists_are_compact(numbers, text):
     from advisor.corpus.schema import article_list
 
     assert article_list(numbers) == text
+
+
+@pytest.mark.parametrize("instrument_id, coverage, held, missing", [
+    ("pi-export-standard-contract-measures-2023", "partial", [1, 2, 3, 4, 5, 6, 7, 8, 13], [9, 10, 11, 12]),
+    ("anthropomorphic-interaction-measures-2026", "fragments", [2, 18, 32], [n for n in range(1, 33) if n not in (2, 18, 32)]),
+    ("facial-recognition-measures-2025", "fragments", [1, 2, 3, 4], []),
+    ("public-opinion-security-assessment-provisions-2018", "fragments", [1, 2, 3, 6], [4, 5]),
+    ("sci-tech-ethics-review-measures-2023", "fragments", [1], []),
+])
+def test_shipped_incomplete_instruments_say_what_is_missing(instrument_id, coverage, held, missing):
+    inst = load_corpus(CORPUS).instruments[instrument_id]
+    assert inst.coverage.value == coverage
+    assert [a.number for a in inst.articles] == held and inst.missing_articles == missing
+    assert inst.missing_note and inst.missing_summary()
+
+
+def test_shipped_metadata_entries_are_marked_as_reported():
+    corpus = load_corpus(CORPUS)
+    entries = [i for i in corpus if i.coverage.value == "metadata"]
+    assert {"pi-compliance-audit-measures-2025", "network-data-risk-assessment-measures-2026",
+            "small-pi-handler-simplified-measures-2026", "minors-harmful-information-classification-measures-2025",
+            "micro-drama-measures-2026", "ai-ethics-review-service-measures-2026",
+            "minors-online-safety-provisions-draft-2026"} <= {i.id for i in entries}
+    for inst in entries:
+        assert not inst.articles and inst.summary_en and inst.missing_note
+        assert not inst.metadata_verified and inst.metadata_note
