@@ -188,7 +188,7 @@ def test_a_customer_facing_business_service_is_to_confirm_for_gai_ds_and_arp(cor
     saas = run(corpus, book, customer_facing=True, features={"generative_image": True, "algorithmic_recommendation": True})
     scopes = {s.id: s.applies for s in saas.scopes}
     assert scopes["gai-service"] is None and scopes["ds-service"] is None and scopes["arp-service"] is None
-    for oid in ("gai-labeling", "ds-real-identity", "arp-transparency"):
+    for oid in ("lm-explicit-label-image", "gai-service-agreement", "ds-real-identity", "arp-transparency"):
         assert status(saas, oid) == "confirm", oid
     assert any(q["field"] == "public_service" for q in saas.questions)
 
@@ -196,7 +196,7 @@ def test_a_customer_facing_business_service_is_to_confirm_for_gai_ds_and_arp(cor
 def test_a_closed_customer_base_can_be_declared(corpus, book):
     closed = run(corpus, book, customer_facing=True, public_service=False, features={"generative_image": True})
     assert {s.id: s.applies for s in closed.scopes}["gai-service"] is False
-    assert status(closed, "gai-labeling") == "not_applicable"
+    assert status(closed, "lm-explicit-label-image") == "not_applicable"
 
 
 # ---- 6. an entrusted processor has its own duties, not the handler's ---------------------------------------------

@@ -28,9 +28,13 @@ Inputs
 
 Statuses
 --------
-An obligation whose condition holds *applies*; if it carries a ``confirm`` question (a fact the
+Facts are three-valued (true, false, or UNKNOWN: a field listed in ``Profile.unknown``, an undeclared
+public-opinion status the features do not settle, a customer-facing service whose openness is not
+stated). An obligation whose condition holds *applies*; if it carries a ``confirm`` question (a fact the
 corpus leaves to another rule, e.g. the CAC's volume threshold in PIPL Art. 52) it is listed *to
-confirm* instead; otherwise it is *not applicable*, with the profile facts that decided it.
+confirm* instead; a condition that depends on UNKNOWN facts is *to confirm* with the question for each
+(``advisor.compose.questions``); otherwise it is *not applicable*, with the profile facts that decided it.
+A finding citing an instrument the corpus holds only in part names what is missing and the official URL.
 
 Risk level (the highest level any rule reaches; every rule that fires is listed as a driver)
 -------------------------------------------------------------------------------------------
@@ -71,8 +75,10 @@ exposure, they are not legal categories.
 
 Roadmap (months 1-6)
 --------------------
-One step per applicable obligation (and one "confirm" step per obligation to confirm, always month
-1). A step's earliest month comes from its obligation's ``stage``: prepare 1, assess 2, build 3,
+For a live service (``launched: true``) every applicable duty with ``due_before`` (launch, processing,
+transfer) is *overdue if not done*: it comes first, in month 1, with its ``if_late`` step, after only what
+it depends on. Then one step per applicable obligation (and one "confirm" step per obligation to confirm,
+month 1 unless it waits for a dependency). A step's earliest month comes from its obligation's ``stage``: prepare 1, assess 2, build 3,
 file 4, operate 5, review 6; for a service already launched (``launched: true``) everything is due,
 so the stages are compressed to prepare 1, assess 1, build 2, file 2, operate 3, review 4. A step
 is then placed at least one month after every applicable obligation it ``depends_on`` (capped at
@@ -245,6 +251,8 @@ class Profile(_Strict):
             problems.append("sensitive_pi_subjects / cross_border.sensitive_subjects need sensitive_pi, biometric or children_under_14")
         if self.sensitive_pi_subjects > self.pi_subjects:
             problems.append("sensitive_pi_subjects cannot exceed pi_subjects")
+        if self.processing.face_recognition and not self.biometric:
+            problems.append("processing.face_recognition needs biometric: true (facial information is biometric, PIPL Art. 28)")
         if self.children_under_14 and not self.minors_among_users:
             problems.append("children_under_14 needs minors_among_users: true (children are minors)")
         if self.features.work_scheduling and not self.features.algorithmic_recommendation:
