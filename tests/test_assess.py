@@ -68,6 +68,14 @@ def test_every_obligation_cites_existing_articles_and_unverified_ones_carry_a_ca
             assert ob.spec.caveat is not None and "unverified" in ob.spec.caveat.en, ob.id
 
 
+def test_a_caveat_that_says_unverified_cites_an_unverified_article(corpus, book):
+    """A caveat must not outlive the verification of the articles it warns about."""
+    for ob in book.obligations.values():
+        if ob.spec.caveat and "marked unverified" in ob.spec.caveat.en:
+            assert any(r.article in corpus.instruments[r.instrument].verification.unverified_articles
+                       for r in ob.spec.rests_on), ob.id
+
+
 def test_every_chinese_quote_in_why_is_verbatim_from_a_cited_article(corpus, book):
     import re
 
