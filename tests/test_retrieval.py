@@ -23,6 +23,15 @@ def test_chinese_question_finds_the_generated_content_labeling_article(advisor):
     assert ("gai-interim-measures-2023", 12) in _keys(hits)
 
 
+@pytest.mark.parametrize("question", [
+    "我们在小红书发布AI生成的商品图片，需要加什么标识？",
+    "We post AI-generated product images on Xiaohongshu. What labels do they need?",
+])
+def test_a_labelling_question_finds_the_labelling_measures(advisor, question):
+    found = _keys(advisor.retrieve(question, k=5))
+    assert {("ai-content-labelling-measures-2025", 4), ("ai-content-labelling-measures-2025", 10)} & set(found), found
+
+
 def test_hits_carry_both_texts_and_the_official_title(advisor):
     hit = advisor.retrieve("algorithm filing", k=1)[0]
     inst = advisor.corpus.instruments[hit.instrument_id]
