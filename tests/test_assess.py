@@ -108,7 +108,7 @@ def _rule(oid: str, **changes) -> dict:
         "applies_when": {"field": "personal_information", "eq": True},
         "why": "PIPL Art. 17 binds every personal information handler before processing.",
         "what_to_do": {"en": "Do it.", "zh": "照做。"}, "evidence": [{"en": "A record", "zh": "记录"}],
-        "timing": None, "penalty": [], "depends_on": [], "stage": "build",
+        "timing": None, "penalty": [], "depends_on": [], "stage": "build", "topic": "personal_information",
     }
     rule.update(changes)
     return rule

@@ -532,6 +532,7 @@ class Finding:
     due_before: Optional[str] = None  # launch | processing | transfer (see corpus/obligations/README.md)
     if_late: Optional[dict] = None    # the immediate step when that event is already past
     overdue: bool = False             # a live service: due before launch/processing/transfer, so due now
+    topic: str = "other"              # the answer section (corpus.obligations.TOPICS)
 
     def to_dict(self) -> dict:
         if self.status == "not_applicable":
@@ -546,7 +547,7 @@ class Finding:
             "evidence": list(self.evidence), "timing": self.timing, "confirm": self.confirm,
             "caveat": self.caveat, "warnings": list(self.warnings), "questions": list(self.questions),
             "due_before": self.due_before, "if_late": self.if_late, "overdue": self.overdue,
-            "incomplete": list(self.incomplete),
+            "incomplete": list(self.incomplete), "topic": self.topic,
         }
 
 
@@ -839,7 +840,7 @@ def _evaluate_obligation(ob: Obligation, facts, scopes, cache, corpus: Corpus, a
         confirm=spec.confirm.model_dump() if spec.confirm else None,
         caveat=spec.caveat.model_dump() if spec.caveat else None,
         warnings=warnings, questions=questions, incomplete=incomplete, due_before=spec.due_before,
-        if_late=spec.if_late.model_dump() if spec.if_late else None, overdue=overdue,
+        if_late=spec.if_late.model_dump() if spec.if_late else None, overdue=overdue, topic=spec.topic,
     )
 
 

@@ -66,6 +66,11 @@ ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
 Stage = Literal["prepare", "assess", "build", "file", "operate", "review"]
 STAGES: tuple[str, ...] = Stage.__args__  # type: ignore[attr-defined]
 
+# how answers group obligations (the compliance guide's headings)
+Topic = Literal["disclosure_labelling", "filing_assessment", "localisation_cross_border", "personal_information",
+                "content_safety", "security_incidents", "minors", "platform", "corporate"]
+TOPICS: tuple[str, ...] = Topic.__args__  # type: ignore[attr-defined]
+
 # what a duty must precede: the service going live (or within days of it), any processing of personal
 # information, a transfer abroad. For a service already live, such a duty is overdue if not done.
 DueBefore = Literal["launch", "processing", "transfer"]
@@ -118,6 +123,7 @@ class ObligationSpec(_RuleSpec):
     penalty: list[ArticleRef] = []
     depends_on: list[str] = []
     stage: Stage
+    topic: Topic                             # the answer section it belongs to (see TOPICS)
     confirm: Optional[Text] = None
     caveat: Optional[Text] = None
     due_before: Optional[DueBefore] = None   # the article makes the duty a precondition of this event
