@@ -62,9 +62,12 @@ class Answer:
     lang: str = "en"
     warnings: list[str] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
+    profile: dict | None = None          # the business profile the engine assessed (given, or read from the text)
+    assumptions: list[dict] = field(default_factory=list)  # facts read from the user's text, with the words behind them
+    questions: list[dict] = field(default_factory=list)    # facts the answer depends on that the text does not settle
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "answer": self.text,
             "citations": [c.to_dict() for c in self.citations],
             "provider": self.provider,
@@ -72,3 +75,6 @@ class Answer:
             "lang": self.lang,
             "warnings": list(self.warnings),
         }
+        if self.profile is not None:
+            out.update(profile=self.profile, assumptions=list(self.assumptions), questions=list(self.questions))
+        return out

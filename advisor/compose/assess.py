@@ -533,6 +533,7 @@ class Finding:
     if_late: Optional[dict] = None    # the immediate step when that event is already past
     overdue: bool = False             # a live service: due before launch/processing/transfer, so due now
     topic: str = "other"              # the answer section (corpus.obligations.TOPICS)
+    why: str = ""                     # how the article text justifies the rule (quotes its words)
 
     def to_dict(self) -> dict:
         if self.status == "not_applicable":
@@ -803,8 +804,32 @@ def _incomplete(corpus: Corpus, instruments: list[str]) -> tuple[dict, ...]:
     return tuple(out)
 
 
-def _questions(unknown: tuple[str, ...]) -> tuple[dict, ...]:
-    return tuple(question(path) for path in unknown)
+# the profile fields a derived fact is computed from, so that a question asks about what the user can answer
+_DERIVED_FROM = {
+    "features.generative": ("features.generative_text", "features.generative_image", "features.generative_audio",
+                            "features.generative_video"),
+    "features.deep_synthesis": ("features.generative_text", "features.generative_image", "features.generative_audio",
+                                "features.generative_video", "features.face_or_voice_editing", "features.virtual_scenes"),
+    "processes_sensitive_pi": ("sensitive_pi", "biometric", "children_under_14"),
+    "cross_border.exempt": ("cross_border.exemption",),
+    "cross_border.pi_exported": ("personal_information", "entity_location", "data_storage", "cross_border.subjects",
+                                 "cross_border.sensitive_subjects"),
+    "cross_border.pi_subjects_abroad": ("cross_border.subjects", "personal_information", "entity_location", "data_storage",
+                                        "pi_subjects"),
+    "cross_border.sensitive_subjects_abroad": ("cross_border.sensitive_subjects", "personal_information", "entity_location",
+                                               "data_storage", "sensitive_pi_subjects"),
+}
+
+
+def _questions(unknown: tuple[str, ...], facts: Mapping[str, Any]) -> tuple[dict, ...]:
+    """The questions for the unsettled facts a condition waits on: a derived fact is asked as the profile
+    fields it comes from that are themselves unsettled."""
+    fields: dict[str, None] = {}
+    for path in unknown:
+        for base in _DERIVED_FROM.get(path, (path,)):
+            if facts.get(base) is UNKNOWN:
+                fields.setdefault(base, None)
+    return tuple(question(path) for path in fields)
 
 
 def _evaluate_obligation(ob: Obligation, facts, scopes, cache, corpus: Corpus, as_of: dt.date, launched: Any) -> Finding:
@@ -816,7 +841,7 @@ def _evaluate_obligation(ob: Obligation, facts, scopes, cache, corpus: Corpus, a
         status, reasons = "not_applicable", (f"no instrument it rests on is in force on {as_of.isoformat()}",)
         citations = tuple(_citation(corpus, r.instrument, r.article) for r in spec.rests_on)
     elif outcome.holds is None:  # depends on facts the profile does not settle: never silently dropped
-        status, reasons, questions = "confirm", outcome.facts, _questions(outcome.unknown)
+        status, reasons, questions = "confirm", outcome.facts, _questions(outcome.unknown, facts)
     elif outcome.holds:
         status, reasons = ("confirm" if spec.confirm else "applies"), outcome.facts
     else:
@@ -840,7 +865,7 @@ def _evaluate_obligation(ob: Obligation, facts, scopes, cache, corpus: Corpus, a
         confirm=spec.confirm.model_dump() if spec.confirm else None,
         caveat=spec.caveat.model_dump() if spec.caveat else None,
         warnings=warnings, questions=questions, incomplete=incomplete, due_before=spec.due_before,
-        if_late=spec.if_late.model_dump() if spec.if_late else None, overdue=overdue, topic=spec.topic,
+        if_late=spec.if_late.model_dump() if spec.if_late else None, overdue=overdue, topic=spec.topic, why=spec.why,
     )
 
 
@@ -866,7 +891,7 @@ def _risk(facts, scopes, cache, statuses: Mapping[str, str]) -> tuple[str, tuple
                 holds = None
             reasons += (f"obligation {rule.obligation} {'applies' if status == 'applies' else 'is to confirm'}",)
         drivers.append(RiskDriver(rule.level, rule.id, rule.en, rule.zh, reasons, confirmed=holds is True,
-                                  questions=_questions(unknown)))
+                                  questions=_questions(unknown, facts)))
     drivers.sort(key=lambda d: (not d.confirmed, -LEVELS.index(d.level)))  # stable: rule order within a level
     confirmed = [d for d in drivers if d.confirmed]
     level = confirmed[0].level if confirmed else "low"
@@ -990,7 +1015,7 @@ def assess(profile: Profile, corpus: Corpus, obligations: Rulebook, as_of: Optio
     for sid, scope in obligations.scopes.items():
         outcome = evaluate(scope.condition, facts, scopes, cache)
         scope_findings.append(ScopeFinding(sid, scope.spec.title_en, scope.spec.title_zh, outcome.holds, outcome.facts,
-                                           _citations(corpus, scope.spec.rests_on, as_of), _questions(outcome.unknown)))
+                                           _citations(corpus, scope.spec.rests_on, as_of), _questions(outcome.unknown, facts)))
     findings = [_evaluate_obligation(ob, facts, scopes, cache, corpus, as_of, facts["launched"])
                 for ob in obligations.obligations.values()]
     statuses = {f.id: f.status for f in findings}

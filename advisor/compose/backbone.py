@@ -23,8 +23,7 @@ from advisor.compose.answer import DISCLAIMER_EN, DISCLAIMER_ZH, Answer, Citatio
 from advisor.compose.assess import LEVEL_ZH, Assessment, Finding
 from advisor.compose.chain import escape_data
 from advisor.compose.citations import article_label
-from advisor.compose.offline import select_quotes, unverified_warnings
-from advisor.compose.templates import BACKBONES
+from advisor.compose.offline import english_line, select_quotes, unverified_warnings
 from advisor.corpus import Corpus
 from advisor.errors import ProviderError
 from advisor.providers.embedders import Embedder
@@ -50,6 +49,40 @@ class Item:
     text: str                               # the engine's wording, in the answer language
     cites: tuple[tuple[str, int], ...] = ()  # (instrument id, article)
     suffix: str = ""                        # fixed text after the prose (never rewritten)
+    quotes: tuple[tuple[tuple[str, int], str], ...] = ()  # (article, verbatim words stating the duty), shown below
+
+
+_WHY_QUOTE = re.compile(r'"([^"]*[\u4e00-\u9fff][^"]*)"')
+
+
+def duty_quote(why: str, article_zh: str) -> str | None:
+    """The words of `article_zh` that a rule's `why` quotes (the sentence that states the duty, not an
+    exception or a definition), as a verbatim substring of the article; None if it quotes none."""
+    for quote in _WHY_QUOTE.findall(why):
+        if len(quote) < 10:  # a phrase such as 「确需」 does not state a duty
+            continue
+        if quote in article_zh:
+            return quote
+        parts = [p for p in re.split(r"[\n]", quote) if len(p) >= 6]
+        joined = article_zh.replace("\n", "")
+        if quote in joined:  # the quote runs across a line break of the article: keep its longest line
+            pieces = [seg for seg in article_zh.split("\n") if seg and seg in quote]
+            if pieces:
+                return max(pieces, key=len)
+        for part in parts:
+            if part in article_zh:
+                return part
+    return None
+
+
+def finding_quotes(finding: Finding) -> tuple[tuple[tuple[str, int], str], ...]:
+    """(article, duty words) for each article a finding cites whose words its rule quotes."""
+    out = []
+    for c in finding.citations:
+        quote = duty_quote(finding.why, c.text_zh)
+        if quote:
+            out.append(((c.instrument, c.article), quote))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -108,8 +141,8 @@ def _level(assessment: Assessment, lang: str) -> str:
 
 def layout(assessment: Assessment, backbone: str, lang: str) -> Layout:
     """The answer's skeleton for `backbone` ('risk' or 'roadmap'), from the engine's result only."""
-    if backbone not in BACKBONES:
-        raise ValueError(f"unknown backbone '{backbone}'")
+    if backbone not in ("risk", "roadmap"):
+        raise ValueError(f"layout() lays out the risk and roadmap answers, not '{backbone}' (see compose/advice.py)")
     T = _TEXT[lang]
     zh = lang == "zh"
     findings = {f.id: f for f in (*assessment.applicable, *assessment.to_confirm)}
@@ -242,7 +275,8 @@ def accept_rewrites(items: list[Item], reply: str) -> tuple[dict[str, str], list
 # ---- the answer ---------------------------------------------------------------------------------
 
 def render(plan: Layout, hits: dict[tuple[str, int], Hit], lang: str, prose: dict[str, str] | None = None) -> str:
-    """The answer text: our headings and labels around each item's prose (reworded where accepted)."""
+    """The answer text: our headings and labels around each item's prose (reworded where accepted), and
+    under an item the verbatim words of the articles that state its duty."""
     prose = prose or {}
     out = list(plan.head)
     for section in plan.sections:
@@ -252,21 +286,34 @@ def render(plan: Layout, hits: dict[tuple[str, int], Hit], lang: str, prose: dic
         for n, item in enumerate(section.items, start=1):
             labels = "".join(article_label(hits[c], lang) for c in item.cites if c in hits)
             out.append(f"{n}. {prose.get(item.key, item.text)}{item.suffix}{' ' + labels if labels else ''}")
+            for key, quote in item.quotes:
+                if key in hits:
+                    out.append(f"   「{quote}」{article_label(hits[key], lang)}")
     out += ["", *plan.foot, "", DISCLAIMER_ZH if lang == "zh" else DISCLAIMER_EN]
     return "\n".join(out)
 
 
 def _citations(plan: Layout, corpus: Corpus, embedder: Embedder) -> tuple[dict[tuple[str, int], Hit], list[Citation]]:
-    """Every cited article once, in order of first use, with its sentence closest to the item citing it."""
+    """Every cited article once, in order of first use, quoting the words its rule quotes (the duty), else
+    its sentence closest to the item citing it."""
     hits: dict[tuple[str, int], Hit] = {}
     first_use: dict[tuple[str, int], str] = {}
+    stated: dict[tuple[str, int], str] = {}
     for item in plan.items():
+        for key, quote in item.quotes:
+            stated.setdefault(key, quote)
         for key in item.cites:
             hit = article_hit(corpus, *key)
             if hit is not None and key not in hits:
                 hits[key], first_use[key] = hit, item.text
-    citations = [select_quotes(first_use[k], [h], embedder, limit=None)[0] for k, h in hits.items()]
+    citations = []
+    for key, hit in hits.items():
+        if key in stated:
+            citations.append(Citation.from_hit(hit, stated[key], english_line(hit, stated[key]) or ""))
+        else:
+            citations.append(select_quotes(first_use[key], [hit], embedder, limit=None)[0])
     return hits, citations
+
 
 
 def engine_answer(
@@ -274,15 +321,24 @@ def engine_answer(
     model: ChatModel | None = None, business: str = "", max_tokens: int = 1024,
 ) -> Answer:
     """The template's answer built on `assessment`; with a model, its items reworded and checked."""
-    plan = layout(assessment, backbone, lang)
+    return layout_answer(layout(assessment, backbone, lang), assessment.as_of, corpus, embedder, lang, model,
+                         business or assessment.profile, max_tokens, list(assessment.warnings))
+
+
+def layout_answer(
+    plan: Layout, as_of, corpus: Corpus, embedder: Embedder, lang: str, model: ChatModel | None = None,
+    business: str = "", max_tokens: int = 1024, warnings: list[str] | None = None,
+) -> Answer:
+    """An answer laid out by the engine (or the disclosure builder): every item cited; with a model, the items'
+    prose reworded under the checks above, never an item added or lost."""
     hits, citations = _citations(plan, corpus, embedder)
-    warnings = list(assessment.warnings)
+    warnings = list(warnings or [])
     prose: dict[str, str] = {}
     provider = ENGINE
     items = plan.items()
     if model is not None and items:
         try:
-            reply = model.complete(rewrite_messages(items, lang, business or assessment.profile), max_tokens=max_tokens)
+            reply = model.complete(rewrite_messages(items, lang, business), max_tokens=max_tokens)
         except ProviderError as exc:
             warnings.insert(0, f"{exc}; the engine's own wording is shown")
         else:
@@ -291,4 +347,4 @@ def engine_answer(
             provider = f"{ENGINE}+{model.provider}:{model.model}"
     text = render(plan, hits, lang, prose)
     warnings += unverified_warnings(citations, list(hits.values()))
-    return Answer(text, citations, assessment.as_of, provider, lang, warnings, hits=list(hits.values()))
+    return Answer(text, citations, as_of, provider, lang, warnings, hits=list(hits.values()))

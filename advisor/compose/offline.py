@@ -67,14 +67,23 @@ def select_quotes(question: str, hits: list[Hit], embedder: Embedder, limit: int
     return citations
 
 
-def _english_counterpart(question: str, q_vec: np.ndarray, hit: Hit, quote: str, embedder: Embedder) -> str:
-    """The translation's line that holds the quoted Chinese sentence (the translation keeps the
-    Chinese line layout); if the layouts differ, the English sentence closest to the question."""
+def english_line(hit: Hit, quote: str) -> str | None:
+    """The translation's line that holds the quoted Chinese words (the translation keeps the Chinese
+    line layout); None when the layouts differ or no line holds them."""
     zh_lines, en_lines = hit.text_zh.split("\n"), hit.text_en.split("\n")
     if len(zh_lines) == len(en_lines):
         for zh_line, en_line in zip(zh_lines, en_lines):
             if quote in zh_line and en_line.strip():
                 return en_line.strip()
+    return None
+
+
+def _english_counterpart(question: str, q_vec: np.ndarray, hit: Hit, quote: str, embedder: Embedder) -> str:
+    """The translation's line that holds the quoted Chinese sentence; if the layouts differ, the English
+    sentence closest to the question."""
+    line = english_line(hit, quote)
+    if line:
+        return line
     en = en_sentences(hit.text_en) or [hit.text_en]
     return en[_best(question, q_vec, en, embedder)]
 

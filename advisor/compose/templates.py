@@ -11,7 +11,9 @@ from pathlib import Path
 from advisor.errors import TemplateError
 
 LANGS = ("en", "zh")
-BACKBONES = ("risk", "roadmap")  # templates answered from the applicability engine when given a profile
+# how a template is answered from the applicability engine (with a profile, or one read from its variables);
+# "disclosure" is built from the labelling rules directly
+BACKBONES = ("risk", "roadmap", "requirements", "architecture", "disclosure")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from advisor.compose.assess import (
     as_profile,
     assess,
 )
-from advisor.compose.backbone import engine_answer
+from advisor.compose.advice import advise, is_applicability_question
 from advisor.compose.chain import model_answer, stream_answer
 from advisor.compose.offline import offline_answer
 from advisor.compose.templates import Template, get_template, load_templates
@@ -30,6 +30,7 @@ from advisor.retrieve.hybrid import (
     Hit,
     Mode,
     Retriever,
+    check_question,
     cross_references,
     merge_rankings,
 )
@@ -38,8 +39,9 @@ from advisor.store.qdrant import Store
 from advisor.store.sync import SyncReport, sync
 
 LANGS = ("en", "zh")
-NO_PROFILE = ("no business profile was given, so this answer is a reading of retrieved articles, not the applicability "
-              "engine's result; give a profile (--profile FILE, or the chat's Assess tab) for the deterministic checklist")
+NO_PROFILE = ("no business could be read from the template's variables, so this answer is a reading of retrieved articles, "
+              "not the applicability engine's result; describe the service (what it does, who uses it, where data is "
+              "stored) or give a profile (--profile FILE, or the chat's Assess tab)")
 
 
 class Advisor:
@@ -189,8 +191,9 @@ class Advisor:
         `profile` (a Profile, mapping or YAML/JSON path) answers the risk_level and roadmap templates
         from the applicability engine; a model, if configured, may only reword the engine's items.
         """
-        if profile is not None:
-            return self._engine_answer(template, variables, profile, lang, as_of, provider)
+        engine = self._engine_answer(question, template, variables, profile, lang, as_of, provider)
+        if engine is not None:
+            return engine
         model, request, summary, hits, day = self._plan(question, k, template, variables, lang, as_of, instruments, provider)
         if model is None:
             answer = offline_answer(summary, hits, self.embedder, day, lang)
@@ -203,29 +206,47 @@ class Advisor:
             answer.warnings.insert(0, NO_PROFILE)
         return answer
 
-    def _engine_answer(self, template, variables, profile, lang, as_of, provider) -> Answer:
+    def _engine_answer(self, question, template, variables, profile, lang, as_of, provider) -> Answer | None:
+        """The applicability engine's answer for a template built on it, or for a free question about what applies;
+        None when the retrieved articles should answer instead (another kind of question, or no business could be
+        read from the text)."""
         if lang not in LANGS:
             raise BadQuestion(f"unknown answer language '{lang}'; use en or zh")
         tpl = get_template(self.settings.prompts_dir, template) if template else None
-        if tpl is None or tpl.backbone is None:
+        if profile is not None and (tpl is None or tpl.backbone is None):
             usable = ", ".join(sorted(n for n, t in self.templates().items() if t.backbone))
             raise TemplateError(f"a profile is used only by the templates built on the applicability engine: {usable}")
-        profile = as_profile(profile)
-        assessment = self.assess(profile, as_of)
-        described = profile.description or profile.name or "the business"
-        tpl.check({**{v: described for v in tpl.variables}, **(variables or {})}, self.settings.max_question_chars)
-        return engine_answer(assessment, tpl.backbone, self.corpus, self.embedder, lang, self.chat_model(provider),
-                             described, self.settings.max_answer_tokens)
+        if tpl is not None and tpl.backbone is None:
+            return None
+        day = as_of or dt.date.today()
+        if tpl is not None:
+            if profile is not None:
+                described = as_profile(profile).description or as_profile(profile).name or "the business"
+                values = tpl.check({**{v: described for v in tpl.variables}, **(variables or {})}, self.settings.max_question_chars)
+            else:
+                values = tpl.check(variables or {}, self.settings.max_question_chars)
+            text, backbone = "; ".join(values.values()), tpl.backbone
+        else:
+            if variables:
+                raise TemplateError("variables are only used with a template (--template NAME)")
+            text = check_question(question or "", self.settings)
+            if not is_applicability_question(text):
+                return None
+            backbone, values = "applicability", {}
+        model = self.chat_model(provider)
+        return advise(backbone, self.corpus, self.rulebook, self.embedder, lang, day, text=text, variables=values,
+                      profile=profile, model=model, max_tokens=self.settings.max_answer_tokens)
 
     def ask_stream(self, question: str | None = None, k: int | None = None, **options: Any) -> Iterator[str | Answer]:
         """Like ask(), but yields checked lines of the answer as they are written, then the final Answer."""
         unknown = set(options) - {"template", "variables", "lang", "as_of", "instruments", "provider", "profile"}
         if unknown:
             raise TypeError(f"ask_stream() got unexpected option(s): {', '.join(sorted(unknown))}")
-        if options.get("profile") is not None:  # the engine's answer is checked as a whole, then shown
-            answer = self.ask(question, k, **options)
-            yield answer.text
-            yield answer
+        engine = self._engine_answer(question, options.get("template"), options.get("variables"), options.get("profile"),
+                                     options.get("lang", "en"), options.get("as_of"), options.get("provider"))
+        if engine is not None:  # the engine's answer is checked as a whole, then shown
+            yield engine.text
+            yield engine
             return
         model, request, summary, hits, day = self._plan(
             question, k, options.get("template"), options.get("variables"), options.get("lang", "en"),

@@ -1,0 +1,122 @@
+"""Reading a business profile from the words people use (issue 14): deterministic rules, written before the code.
+
+Each phrasing is how a founder, product manager or compliance officer might describe their business; the
+expected facts are what the text says, and only that. Facts the text does not settle are left unknown, so the
+engine asks instead of assuming.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor.compose.assess import parse_profile
+from advisor.compose.infer import infer_profile
+
+# (text, facts it must set {path: value}, facts it must leave unknown)
+PHRASINGS = [
+    # chatbots and assistants
+    ("customer-service chatbot for our e-commerce store", {"features.generative_text": True, "customer_facing": True, "sector": "ecommerce"}, ["public_service"]),
+    ("We built an LLM-powered Q&A bot for the public", {"features.generative_text": True, "public_service": True}, []),
+    ("电商平台的智能客服机器人", {"features.generative_text": True, "customer_facing": True, "sector": "ecommerce"}, ["public_service"]),
+    ("面向公众的AI写作助手App", {"features.generative_text": True, "public_service": True}, []),
+    ("an internal knowledge-base assistant only our employees can use", {"features.generative_text": True, "internal_only": True, "public_service": False}, []),
+    ("公司内网部署的大模型问答助手，只有员工能用，不对外开放", {"features.generative_text": True, "internal_only": True, "public_service": False}, []),
+    ("a bank's chatbot answering account holders' questions about loans", {"features.generative_text": True, "customer_facing": True, "sector": "finance"}, ["public_service"]),
+    ("AI companion app where users chat with virtual girlfriends", {"features.generative_text": True, "features.emotional_companion": True, "public_service": True}, []),
+    ("AI陪伴聊天App，用户可以和虚拟恋人聊天", {"features.emotional_companion": True, "features.generative_text": True}, []),
+    # images, video, audio, faces
+    ("AI image generator for anyone in China", {"features.generative_image": True, "public_service": True}, []),
+    ("我们在小红书发布AI生成的商品图片", {"features.generative_image": True, "features.publishes_ai_content": True, "platforms": ["小红书"]}, []),
+    ("We post AI-generated product images on Xiaohongshu", {"features.generative_image": True, "features.publishes_ai_content": True, "platforms": ["Xiaohongshu"]}, []),
+    ("文生视频工具", {"features.generative_video": True}, []),
+    ("text-to-video generation for marketing teams", {"features.generative_video": True}, []),
+    ("AI voice cloning service", {"features.face_or_voice_editing": True, "features.generative_audio": True}, []),
+    ("AI换脸小程序", {"features.face_or_voice_editing": True, "public_service": True}, []),
+    ("face-swap app for short videos", {"features.face_or_voice_editing": True, "features.generative_video": True}, []),
+    ("数字人直播带货", {"features.virtual_scenes": True, "features.publishes_ai_content": True}, []),
+    ("text-to-speech narration for audiobooks", {"features.generative_audio": True}, []),
+    # platforms, feeds, publishing
+    ("short-video app with a personalised feed and comments", {"features.algorithmic_recommendation": True, "features.user_publishing": True}, []),
+    ("短视频平台，个性化推荐，用户可以评论和发帖", {"features.algorithmic_recommendation": True, "features.user_publishing": True}, []),
+    ("online marketplace hosting third-party sellers", {"features.third_party_platform": True, "sector": "ecommerce"}, []),
+    ("an app store distributing third-party apps", {"features.app_distribution": True}, []),
+    ("we sell our model through an API to other companies", {"features.api_access": True}, []),
+    ("food-delivery platform that dispatches orders to riders by algorithm", {"features.work_scheduling": True, "features.algorithmic_recommendation": True}, []),
+    # users, minors, scale
+    ("homework-help app for primary school students", {"minors_among_users": True, "sector": "education", "children_under_14": True}, []),
+    ("面向中小学生的AI作文批改App", {"minors_among_users": True, "sector": "education"}, []),
+    ("a chatbot for teenagers", {"minors_among_users": True}, []),
+    ("2 million registered users", {"users": 2_000_000, "pi_subjects": 2_000_000}, []),
+    ("注册用户6000万的网约车平台", {"users": 60_000_000}, []),
+    ("about 50,000 customers", {"users": 50_000}, []),
+    ("月活1200万", {"monthly_active_users": 12_000_000}, []),
+    # data, storage, cross-border, models
+    ("conversation logs replicated nightly to a US analytics vendor", {"data_storage": "both"}, ["cross_border.subjects"]),
+    ("all our servers are in Singapore", {"data_storage": "abroad"}, ["cross_border.subjects"]),
+    ("数据存储在阿里云上海节点", {"data_storage": "mainland"}, []),
+    ("聊天记录同步到美国总部", {"data_storage": "both"}, ["cross_border.subjects"]),
+    ("built on the OpenAI API", {"models": ["foreign_api"]}, ["cross_border.subjects"]),
+    ("基于通义千问的客服机器人", {"models": ["domestic_filed"], "features.generative_text": True}, []),
+    ("we fine-tune our own model on user chat transcripts", {"models": ["own_model"], "personal_information": True}, []),
+    ("patient medical records used to train the model", {"sensitive_pi": True, "sector": "healthcare", "personal_information": True}, []),
+    ("人脸识别门禁", {"processing.face_recognition": True, "biometric": True}, []),
+    # the business itself
+    ("a US company with no entity in China selling to Chinese users", {"entity_location": "abroad"}, []),
+    ("wholly foreign-owned enterprise in Shanghai", {"foreign_investment": True}, []),
+    ("we plan a Nasdaq IPO", {"listing_foreign_country": True}, []),
+    ("计划在香港上市", {"listing_hong_kong": True}, []),
+    ("the app has been live since March", {"launched": True}, []),
+    ("已上线的AI绘图App", {"launched": True, "features.generative_image": True}, []),
+    ("we are a critical information infrastructure operator", {"cii_operator": True}, []),
+]
+
+
+def _value(profile, path: str):
+    node = profile
+    for part in path.split("."):
+        node = getattr(node, part)
+    return node
+
+
+@pytest.mark.parametrize("text, facts, unknown", PHRASINGS, ids=[p[0][:40] for p in PHRASINGS])
+def test_phrasing_sets_the_facts_it_states(text, facts, unknown):
+    inferred = infer_profile(text)
+    profile = parse_profile(inferred.profile)  # always a valid profile
+    for path, value in facts.items():
+        assert _value(profile, path) == value, (path, inferred.profile)
+    for path in unknown:
+        assert path in profile.unknown, (path, profile.unknown)
+
+
+def test_there_are_at_least_forty_phrasings_in_both_languages():
+    zh = [t for t, _, _ in PHRASINGS if any("\u4e00" <= c <= "\u9fff" for c in t)]
+    assert len(PHRASINGS) >= 40 and len(zh) >= 12 and len(PHRASINGS) - len(zh) >= 20
+
+
+def test_every_inferred_fact_is_an_assumption_with_the_words_that_gave_it():
+    inferred = infer_profile("customer-service chatbot for our e-commerce store")
+    by_field = {a.field: a for a in inferred.assumptions}
+    assert by_field["features.generative_text"].evidence == "chatbot"
+    assert by_field["sector"].value == "ecommerce"
+    assert all(a.en and a.zh for a in inferred.assumptions)
+
+
+def test_public_service_is_asked_not_assumed_when_the_text_does_not_say():
+    inferred = infer_profile("customer-service chatbot for our e-commerce store")
+    assert "public_service" in inferred.profile["unknown"]
+    assert "public_service" not in inferred.profile
+
+
+def test_a_negated_phrase_does_not_set_the_fact():
+    assert parse_profile(infer_profile("an app with no user comments and no feed").profile).features.user_publishing is False
+    assert parse_profile(infer_profile("不涉及人脸识别").profile).processing.face_recognition is False
+
+
+def test_the_same_text_gives_the_same_profile():
+    text = "面向公众的AI写作助手App，注册用户200万，数据存储在境内"
+    assert infer_profile(text).profile == infer_profile(text).profile
+
+
+def test_nothing_recognised_gives_an_empty_inference():
+    inferred = infer_profile("What does Article 3 say?")
+    assert inferred.recognised is False
