@@ -277,13 +277,25 @@ def architecture_layout(assessment: Assessment, inference: Inference | None, wha
 
 # ---- the answer ----------------------------------------------------------------------------------------------
 
+_LAUNCH = {"field": "launched", "en": "Is the service already live? If it is, what was due before launch is overdue and "
+                                   "comes first.", "zh": "该服务是否已经上线？已上线的，上线前应完成的事项已经逾期，应当优先处理。"}
+
+
 def _with_context(plan: Layout, inference: Inference | None, assessment: Assessment, lang: str) -> Layout:
-    """A risk or roadmap layout with the assumptions and open questions in front (when the profile was read from
-    text; a given profile is the user's own statement and needs no assumptions)."""
+    """A risk or roadmap layout with the assumptions in front (when the profile was read from text; a given profile
+    is the user's own statement) and, when the text does not say whether the service is live, that question."""
     if inference is None:
         return plan
-    extra = [s for s in _context_sections(inference, assessment, lang) if not s.items or s.items[0].key.startswith("A")]
-    return Layout(plan.head, (*extra, *plan.sections), plan.foot)
+    extra = [s for s in _context_sections(inference, assessment, lang) if s.items and s.items[0].key.startswith("A")]
+    sections = list(plan.sections)
+    if "launched" in inference.profile.get("unknown", []):
+        at = next((i for i, s in enumerate(sections) if s.items and s.items[0].key.startswith("Q")), None)
+        if at is None:
+            sections.insert(0, Section(_T[lang]["questions"], (Item("Q1", _LAUNCH[lang]),)))
+        else:
+            items = sections[at].items
+            sections[at] = Section(sections[at].heading, (*items, Item(f"Q{len(items) + 1}", _LAUNCH[lang])), sections[at].empty)
+    return Layout(plan.head, (*extra, *sections), plan.foot)
 
 
 def advise(
@@ -313,7 +325,7 @@ def advise(
         warnings += list(inference.warnings)
         if not inference.recognised:
             return None
-        profile = inference.profile
+        profile = {**inference.profile, "name": " ".join(text.split())[:80]}
     checked = as_profile(profile)
     assessment = assess(checked, corpus, rulebook, as_of)
     what = checked.name or checked.description or text.strip() or "the business"
@@ -330,4 +342,6 @@ def advise(
     answer.profile = checked.model_dump(mode="json", exclude_defaults=True)
     answer.assumptions = [a.to_dict() for a in inference.assumptions] if inference else []
     answer.questions = [dict(q, obligations=list(q["obligations"])) for q in assessment.questions]
+    if inference is not None and "launched" in inference.profile.get("unknown", []) and backbone in ("risk", "roadmap"):
+        answer.questions.append(dict(_LAUNCH, obligations=[]))
     return answer
