@@ -46,7 +46,8 @@ RETRIEVERS = ("hybrid", "dense", "sparse", "bm25s", "hybrid-minilm")
 MINILM = "st:all-MiniLM-L6-v2"
 RECALL_KS = (1, 3, 5, 10)
 METRICS = ("recall@1", "recall@3", "recall@5", "recall@10", "mrr", "ndcg@10")
-ANSWER_METRICS = ("citation_validity", "citation_precision", "citation_recall", "key_point_coverage")
+ANSWER_METRICS = ("citation_validity", "citation_precision", "citation_recall", "key_point_coverage", "key_point_overlap")
+KEY_POINT_OVERLAP = 0.6  # a key point counts as covered when this share of its content words is in the answer
 CHART_METRICS = ("recall@1", "recall@3", "recall@5", "recall@10", "mrr")
 REQUIRED_FIELDS = ("id", "question", "lang", "template", "variables", "gold", "key_points", "tags")
 LANGS = ("en", "zh")
@@ -54,7 +55,9 @@ SUPPORTED_PROVIDERS = ("offline",)
 KEY_POINT_NOTE = (
     "key_point_coverage is a crude string match: the share of key points that occur verbatim in the "
     "answer text after lowercasing. Key points are paraphrases, so extracted (offline) answers score low "
-    "on it even when they quote the right article."
+    "on it even when they quote the right article. key_point_overlap is the share of key points at least "
+    f"{int(KEY_POINT_OVERLAP * 100)}% of whose content words (jieba tokens for Chinese, stemmed words for English, "
+    "as for retrieval) occur in the answer text."
 )
 
 
@@ -222,13 +225,22 @@ def answer_metrics(answer: "Answer", item: GoldItem, corpus: Corpus) -> dict[str
     valid = [quote_is_verbatim(c.instrument_id, c.article, c.quote, corpus) for c in answer.citations]
     gold = set(item.gold)
     text = answer.text.lower()
+    words = set(tokens(answer.text))
     return {
         "citation_validity": sum(valid) / len(valid) if valid else None,
         "citation_precision": sum(k in gold for k in cited) / len(cited) if cited else None,
         "citation_recall": len(gold & set(cited)) / len(gold),
         "key_point_coverage": (sum(p.lower() in text for p in item.key_points) / len(item.key_points)
                                if item.key_points else None),
+        "key_point_overlap": (sum(_overlap(p, words) >= KEY_POINT_OVERLAP for p in item.key_points) / len(item.key_points)
+                              if item.key_points else None),
     }
+
+
+def _overlap(point: str, words: set[str]) -> float:
+    """Share of a key point's distinct content words that occur among the answer's words."""
+    mine = set(tokens(point))
+    return len(mine & words) / len(mine) if mine else 0.0
 
 
 def quote_is_verbatim(instrument_id: str, article: int, quote: str, corpus: Corpus) -> bool:
@@ -414,7 +426,11 @@ def run_eval(
                 task = bar.add_task(f"ask ({provider})", total=len(items))
                 t0 = time.perf_counter()
                 for item in items:
-                    answers[item.id] = main.ask(item.question, lang=item.lang, as_of=item.day(today))
+                    if item.template:  # asked the way a user asks it: the template with its variables
+                        answers[item.id] = main.ask(template=item.template, variables=item.variables, lang=item.lang,
+                                                    as_of=item.day(today))
+                    else:
+                        answers[item.id] = main.ask(item.question, lang=item.lang, as_of=item.day(today))
                     bar.advance(task)
                 seconds[f"ask ({provider})"] = time.perf_counter() - t0
     finally:
@@ -483,9 +499,16 @@ def build_report(
     if answers:
         answer_rows = {i.id: answer_metrics(answers[i.id], i, corpus) for i in items}
         by_lang, by_inst = _splits(answer_rows, items, ANSWER_METRICS)
+        by_kind = {kind: mean_metrics([answer_rows[i.id] for i in items if bool(i.template) == (kind == "template")], ANSWER_METRICS)
+                   for kind in ("template", "free")}
+        by_provider: dict[str, list] = defaultdict(list)
+        for i in items:
+            by_provider[answers[i.id].provider.split("+")[0].split(":")[0]].append(answer_rows[i.id])
         report["answers"] = {
             "provider": provider, "totals": mean_metrics(list(answer_rows.values()), ANSWER_METRICS),
-            "by_lang": by_lang, "by_instrument": by_inst, "note": KEY_POINT_NOTE,
+            "by_lang": by_lang, "by_kind": by_kind,
+            "by_answerer": {k: mean_metrics(v, ANSWER_METRICS) for k, v in sorted(by_provider.items())},
+            "by_instrument": by_inst, "note": KEY_POINT_NOTE,
         }
     report["items"] = []
     for item in items:
@@ -560,6 +583,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     if "answers" in report:
         ans = report["answers"]
         rows = [("**all**", ans["totals"])] + [(f"lang {lang}", s) for lang, s in ans["by_lang"].items()]
+        rows += [(f"{kind} items", s) for kind, s in ans.get("by_kind", {}).items()]
+        rows += [(f"answered by {who}", s) for who, s in ans.get("by_answerer", {}).items()]
         md += ["", f"## Answers (provider {ans['provider']})", "", *_table(rows, ANSWER_METRICS, "split"), "",
                "citation_validity: share of citations whose quote is a verbatim substring of the cited article's "
                "Chinese text. citation_precision / recall: cited articles against the gold articles.",

@@ -173,7 +173,7 @@ def test_the_offline_provider_grades_answers_and_other_providers_are_not_support
     answers = result.report["answers"]
     assert answers["provider"] == "offline" and "crude" in answers["note"]
     assert answers["totals"]["citation_validity"] == 1.0  # offline quotes are verbatim by construction
-    for name in ("citation_precision", "citation_recall", "key_point_coverage"):
+    for name in ("citation_precision", "citation_recall", "key_point_coverage", "key_point_overlap"):
         assert 0.0 <= answers["totals"][name] <= 1.0
     item = result.report["items"][0]
     assert item["answer"]["citations"] and all(c["verbatim"] for c in item["answer"]["citations"])
@@ -205,3 +205,23 @@ def test_eval_command_turns_a_bad_gold_file_into_one_line_and_exit_2(tmp_path, m
     assert result.exit_code == 2
     assert "gold.jsonl line 2: not valid JSON" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_key_point_overlap_counts_content_words_not_exact_strings():
+    from evals.runner import KEY_POINT_OVERLAP, _overlap
+    from ingest.sparse import tokens
+
+    answer = set(tokens("Providers must obtain separate consent before transferring personal information abroad."))
+    assert _overlap("separate consent for transfers abroad", answer) >= KEY_POINT_OVERLAP
+    assert _overlap("a security assessment by the CAC", answer) < KEY_POINT_OVERLAP
+    assert _overlap("应当取得个人的单独同意", set(tokens("处理前应当取得个人的单独同意。"))) == 1.0
+
+
+def test_template_items_are_answered_through_their_template(advisor, tmp_path):
+    template_item = {**ITEMS[3]}
+    gold = write_gold(tmp_path / "tpl.jsonl", [template_item])
+    result = run_eval(advisor=advisor, gold_path=gold, retrievers="bm25s", provider="offline", out_dir=tmp_path / "out",
+                      progress=False)
+    answers = result.report["answers"]
+    assert answers["by_kind"]["template"]["n"] == 1 and answers["by_kind"]["free"]["n"] == 0
+    assert "engine" in answers["by_answerer"]

@@ -295,7 +295,7 @@ def _with_context(plan: Layout, inference: Inference | None, assessment: Assessm
         else:
             items = sections[at].items
             sections[at] = Section(sections[at].heading, (*items, Item(f"Q{len(items) + 1}", _LAUNCH[lang])), sections[at].empty)
-    return Layout(plan.head, (*extra, *sections), plan.foot)
+    return Layout(plan.head, (*extra, *sections), plan.foot, plan.show_quotes)
 
 
 def advise(

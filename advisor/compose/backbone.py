@@ -97,6 +97,7 @@ class Layout:
     head: tuple[str, ...]
     sections: tuple[Section, ...]
     foot: tuple[str, ...]
+    show_quotes: bool = True                # print each item's duty words under it (else they only pick the citations' quotes)
 
     def items(self) -> list[Item]:
         return [i for s in self.sections for i in s.items]
@@ -155,7 +156,8 @@ def layout(assessment: Assessment, backbone: str, lang: str) -> Layout:
         timing = findings[step.obligation].timing
         when = f" {T['timing']}: {timing[lang]}" if timing else ""  # the article's own deadline, never reworded
         return Item(f"{prefix}{step.order}", f"{title}{'：' if zh else ': '}{action}",
-                    _cites(findings[step.obligation]), f" [`{step.obligation}`]{after}{when}")
+                    _cites(findings[step.obligation]), f" [`{step.obligation}`]{after}{when}",
+                    finding_quotes(findings[step.obligation]))
 
     questions = Section(T["questions"], tuple(
         Item(f"Q{n}", q[lang], (), f" [{T['decides']}: {', '.join(q['obligations'])}]")
@@ -174,10 +176,11 @@ def layout(assessment: Assessment, backbone: str, lang: str) -> Layout:
         sections = (Section(T["drivers"], drivers, T["no_drivers"]),
                     *((questions,) if questions.items else ()),
                     Section(T["priorities"].format(months=PRIORITY_MONTHS), priorities, T["no_priorities"]))
-        return Layout((T["risk_head"].format(**fmt),), sections, (foot,))
+        return Layout((T["risk_head"].format(**fmt),), sections, (foot,), show_quotes=False)
     months = tuple(Section(T["month"].format(n=m), tuple(step_item("S", s) for s in steps), T["nothing"])
                    for m, steps in assessment.months())
-    return Layout((T["road_head"].format(**fmt),), (*((questions,) if questions.items else ()), *months), (T["road_foot"],))
+    return Layout((T["road_head"].format(**fmt),), (*((questions,) if questions.items else ()), *months), (T["road_foot"],),
+                  show_quotes=False)
 
 
 # ---- the model's rewording, checked -------------------------------------------------------------
@@ -286,7 +289,7 @@ def render(plan: Layout, hits: dict[tuple[str, int], Hit], lang: str, prose: dic
         for n, item in enumerate(section.items, start=1):
             labels = "".join(article_label(hits[c], lang) for c in item.cites if c in hits)
             out.append(f"{n}. {prose.get(item.key, item.text)}{item.suffix}{' ' + labels if labels else ''}")
-            for key, quote in item.quotes:
+            for key, quote in item.quotes if plan.show_quotes else ():
                 if key in hits:
                     out.append(f"   「{quote}」{article_label(hits[key], lang)}")
     out += ["", *plan.foot, "", DISCLAIMER_ZH if lang == "zh" else DISCLAIMER_EN]
