@@ -161,3 +161,18 @@ class Record(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class AuditEntry(Base):
+    """One line of the audit trail: append-only (no update API; an UPDATE is refused by a database trigger);
+    old lines leave only through the retention purge."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    user: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    system: Mapped[Optional[str]] = mapped_column(String(80), index=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -28,6 +28,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from advisor.compose.assess import LEVELS, Assessment, Profile, ProfileError, parse_profile
 from advisor.corpus import Corpus
+from advisor.workspace.audit import Audit
 from advisor.workspace.corpus_version import corpus_version, instrument_hash, short, snapshot
 from advisor.workspace.db import WorkspaceError, default_url, open_engine
 from advisor.workspace.models import (
@@ -123,19 +124,26 @@ class Hooks:
 class Workspace:
     """The workspace over one database (thread-safe: one short session per call)."""
 
-    def __init__(self, engine: Engine, hooks: Hooks | None = None):
+    def __init__(self, engine: Engine, *, audit: bool = True, mask_pii: bool = False, retention_days: int | None = None):
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
-        self.hooks = hooks or Hooks()
+        self.audit = Audit(self.sessions, mask=mask_pii, retention_days=retention_days)
+        self.hooks = Hooks(self.audit.on_change if audit else None)
+        self.audit.purge()
 
     @classmethod
     def open(cls, settings=None, url: str | None = None) -> "Workspace":
-        """Open (and migrate) the database of `url`, else settings.workspace_url, else data_dir/workspace.db."""
+        """Open (and migrate) the database of `url`, else settings.workspace_url, else data_dir/workspace.db.
+
+        The audit trail of workspace changes is on unless settings.audit is false."""
         if url is None and settings is not None:
-            url = getattr(settings, "workspace_url", None) or default_url(settings.data_dir)
+            url = settings.workspace_url or default_url(settings.data_dir)
         if url is None:
             raise WorkspaceError("no workspace database: give a URL or settings")
-        return cls(open_engine(url))
+        if settings is None:
+            return cls(open_engine(url))
+        return cls(open_engine(url), audit=settings.audit is not False, mask_pii=settings.audit_mask_pii,
+                   retention_days=settings.audit_retention_days)
 
     def close(self) -> None:
         self.engine.dispose()
