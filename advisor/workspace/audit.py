@@ -60,7 +60,7 @@ def os_user() -> str:
 
 def current_user() -> str:
     """Who is acting: set by the shell (`acting_as`), else the local OS user."""
-    return _USER.get() or f"local:{os_user()}"
+    return _USER.get() or os_user()
 
 
 @contextlib.contextmanager
