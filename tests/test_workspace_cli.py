@@ -51,6 +51,11 @@ def test_add_assess_track_and_audit_from_the_command_line(env, tmp_path):
     table = ok(["systems", "list"], env)
     assert "customer-service-bot" in table and assessed["risk_level"] in table
 
+    md = ok(["systems", "export", "customer-service-bot", "--lang", "zh"], env)
+    assert md.startswith("# 人工智能合规工作台") and first in md
+    assert "wrote" in ok(["systems", "export", "--format", "docx", "--out", str(tmp_path / "ws.docx")], env)
+    assert (tmp_path / "ws.docx").read_bytes()[:2] == b"PK"
+
     audit = [json.loads(line) for line in ok(["audit", "export", "--since", "2000-01-01"], env).splitlines()]
     changes = [e for e in audit if e["action"] == "obligation.update"]
     assert changes and changes[0]["user"] == "bob" and changes[0]["system"] == "customer-service-bot"

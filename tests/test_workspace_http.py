@@ -178,3 +178,21 @@ def test_the_audit_trail_names_the_token_and_never_stores_it(server, bot, worksp
         db = Path(workspace_url.removeprefix("sqlite:///"))
         raw = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))  # the database and its WAL
         assert all(token.encode() not in raw for token in TOKENS.values())
+
+
+def test_exports_download_as_files(server, bot):
+    import io
+
+    from docx import Document
+    from openpyxl import load_workbook
+
+    with client(server, "alice") as alice:
+        r = alice.get("/v1/systems/customer-service-bot/export", params={"format": "xlsx", "lang": "zh"})
+        assert r.status_code == 200 and "spreadsheetml" in r.headers["content-type"]
+        assert 'filename="customer-service-bot-' in r.headers["content-disposition"]
+        assert load_workbook(io.BytesIO(r.content)).sheetnames == ["汇总", "Customer-service bot"]
+        r = alice.get("/v1/export", params={"format": "docx"})
+        assert r.status_code == 200 and Document(io.BytesIO(r.content)).paragraphs[0].text == "AI compliance workspace"
+        r = alice.get("/v1/export", params={"format": "md", "lang": "zh"})
+        assert r.text.startswith("# 人工智能合规工作台")
+        assert alice.get("/v1/export", params={"format": "pdf"}).status_code == 422

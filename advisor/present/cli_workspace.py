@@ -420,3 +420,26 @@ def audit_purge() -> None:
         removed = advisor.workspace.audit.purge()
     out.print(f"purged {removed} entries older than {days} days" if days else
               "no retention set (audit_retention_days): nothing purged", highlight=False)
+
+
+@systems_app.command("export")
+@friendly
+def systems_export(
+    system: Annotated[Optional[str], typer.Argument(help="One system (default: the whole workspace).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md | xlsx | docx")] = "md",
+    lang: Annotated[str, typer.Option("--lang", help="en | zh")] = "en",
+    output: Annotated[Optional[Path], typer.Option("--out", help="File to write (default: a name in the current folder; md goes to stdout).")] = None,
+) -> None:
+    """Export the workspace or one system for a regulator or an auditor: every obligation with its articles."""
+    import sys
+
+    from advisor.workspace.exports import export, filename
+
+    with _advisor() as advisor:
+        data = export(advisor.workspace, fmt, lang, [system] if system else None)
+    if output is None and fmt == "md":
+        sys.stdout.write(data.decode("utf-8"))
+        return
+    target = output or Path(filename(fmt, lang, system))
+    target.write_bytes(data)
+    out.print(f"wrote {target} ({len(data):,} bytes)", highlight=False)

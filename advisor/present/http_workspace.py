@@ -13,6 +13,7 @@ same auth dependency as the other /v1 routes).
     PATCH  /v1/systems/{key}/obligations/{id}         {version, status?, na_reason?, owner?, due?, notes?, evidence?, add_evidence?}
     GET    /v1/systems/{key}/records[/{kind}]         records by kind
     POST   /v1/systems/{key}/records/{kind}           a JSON object or list, or a CSV body (text/csv); all or none
+    GET    /v1/systems/{key}/export, /v1/export       ?format=md|xlsx|docx&lang=en|zh: a file to hand on
     GET    /v1/dashboard                              obligations by status and by risk across systems
     GET    /v1/audit                                  the audit log for a period (?since&until&format=json|jsonl|csv)
 
@@ -202,6 +203,23 @@ def include_workspace(app: FastAPI, advisor: Advisor, dependencies: list) -> Non
 
         made = await run_in_threadpool(ws().import_records, key, kind, body, fmt, user=user)
         return {"records": made}
+
+    def _export(keys, fmt: str, lang: str) -> Response:
+        from advisor.workspace.exports import MEDIA, export, filename
+
+        data = export(ws(), fmt, lang, keys)
+        name = filename(fmt, lang, keys[0] if keys else None)
+        return Response(data, media_type=MEDIA[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @router.get("/systems/{key}/export", summary="One system as Markdown, Excel or Word, in English or Chinese",
+                response_class=Response)
+    def export_system(key: str, format: Literal["md", "xlsx", "docx"] = "md", lang: Literal["en", "zh"] = "en"):  # noqa: A002
+        return _export([ws().get_system(key)["key"]], format, lang)
+
+    @router.get("/export", summary="The whole workspace as Markdown, Excel or Word, in English or Chinese",
+                response_class=Response)
+    def export_all(format: Literal["md", "xlsx", "docx"] = "md", lang: Literal["en", "zh"] = "en"):  # noqa: A002
+        return _export(None, format, lang)
 
     @router.get("/dashboard", summary="Obligations by status and by risk across systems")
     def dashboard() -> dict:
