@@ -96,3 +96,12 @@ def test_unknown_systems_and_bad_dates_are_one_line_errors(env):
     assert result.returncode == 2 and "--as-of must be a date" in result.stderr
     result = run(["audit", "export", "--format", "xml"], env)
     assert result.returncode == 2 and "jsonl or csv" in result.stderr
+
+
+def test_reassess_shows_what_changed(env):
+    ok(["systems", "add", "Grid", "--set", "cii_operator=true", "--set", "personal_information=true",
+        "--set", "pi_subjects=1000"], env)
+    ok(["systems", "assess", "grid", "--as-of", "2025-06-01"], env)
+    text = ok(["systems", "reassess", "grid", "--as-of", "2026-02-01", "--dry-run"], env)
+    assert "~ cii-localisation" in text and "replaces csl-2016" in text and "(dry run: nothing stored)" in text
+    assert len(json.loads(ok(["systems", "show", "grid", "--json"], env))["checklist"]) > 0

@@ -196,3 +196,16 @@ def test_exports_download_as_files(server, bot):
         r = alice.get("/v1/export", params={"format": "md", "lang": "zh"})
         assert r.text.startswith("# 人工智能合规工作台")
         assert alice.get("/v1/export", params={"format": "pdf"}).status_code == 422
+
+
+def test_reassess_over_http_reports_the_new_law_taking_effect(server):
+    with client(server, "alice") as alice:
+        alice.post("/v1/systems", json={"name": "Grid", "profile": {"cii_operator": True, "personal_information": True,
+                                                                     "pi_subjects": 1000}})
+        alice.post("/v1/systems/grid/assess", json={"as_of": "2025-06-01"})
+        r = alice.post("/v1/systems/grid/reassess", json={"as_of": "2026-02-01", "save": False})
+        assert r.status_code == 200
+        report = r.json()
+        assert "saved" not in report
+        assert any(c["change"] == "new_version" and c["replaces"] == "csl-2016" for c in report["instruments"])
+        assert len(alice.get("/v1/systems/grid/assessments").json()["assessments"]) == 1

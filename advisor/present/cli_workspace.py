@@ -443,3 +443,35 @@ def systems_export(
     target = output or Path(filename(fmt, lang, system))
     target.write_bytes(data)
     out.print(f"wrote {target} ({len(data):,} bytes)", highlight=False)
+
+
+@systems_app.command("reassess")
+@friendly
+def systems_reassess(
+    system: Annotated[Optional[str], typer.Argument(help="A system key (default: every system).")] = None,
+    as_of: AsOf = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what changed; keep the stored assessment.")] = False,
+    user: User = None,
+    as_json: AsJson = False,
+) -> None:
+    """What changed since each system's last assessment (corpus, rules, date): obligations added, removed or
+    changed, and the articles that caused it; then store the new assessment (unless --dry-run)."""
+    import sys
+
+    from advisor.workspace.reassess import report_text
+
+    who = _user(user)
+    with _advisor() as advisor:
+        ws = advisor.workspace
+        keys = [system] if system else [r["key"] for r in ws.list_systems()]
+        reports = [ws.reassess(k, advisor, user=who, as_of=_date(as_of), save=not dry_run) for k in keys]
+    if as_json:
+        _print_json(reports)
+        return
+    for r in reports:
+        if r.get("first"):
+            sys.stdout.write(f"{r['system']}: first assessment (risk {r['new']['risk_level']})\n")
+        else:
+            sys.stdout.write(report_text(r["system"], r))
+    if dry_run:
+        sys.stdout.write("(dry run: nothing stored)\n")

@@ -8,6 +8,7 @@ same auth dependency as the other /v1 routes).
     GET    /v1/systems/{key}/profiles                 every profile version
     PUT    /v1/systems/{key}/profile                  {version, profile, note?}: a new profile version
     POST   /v1/systems/{key}/assess                   {as_of?}: assess, store, update the checklist
+    POST   /v1/systems/{key}/reassess                 {as_of?, save?}: obligations added/removed/changed and why
     GET    /v1/systems/{key}/assessments              the assessments over time
     GET    /v1/systems/{key}/obligations              the checklist (?all=true: with those no longer found)
     PATCH  /v1/systems/{key}/obligations/{id}         {version, status?, na_reason?, owner?, due?, notes?, evidence?, add_evidence?}
@@ -68,6 +69,11 @@ class ProfileUpdate(_Strict):
 
 class AssessBody(_Strict):
     as_of: Optional[dt.date] = None
+
+
+class ReassessBody(_Strict):
+    as_of: Optional[dt.date] = None
+    save: bool = Field(True, description="Store the fresh assessment and update the checklist (false: only compare).")
 
 
 class ItemUpdate(_Strict):
@@ -151,6 +157,11 @@ def include_workspace(app: FastAPI, advisor: Advisor, dependencies: list) -> Non
     @router.post("/systems/{key}/assess", summary="Assess the current profile and update the checklist")
     def assess(key: str, body: AssessBody | None = None) -> dict:
         return ws().assess_system(key, advisor, user=current_user(), as_of=body.as_of if body else None)
+
+    @router.post("/systems/{key}/reassess", summary="What changed since the last assessment (and store the new one)")
+    def reassess(key: str, body: ReassessBody | None = None) -> dict:
+        body = body or ReassessBody()
+        return ws().reassess(key, advisor, user=current_user(), as_of=body.as_of, save=body.save)
 
     @router.get("/systems/{key}/assessments", summary="The assessments over time")
     def assessments(key: str) -> dict:

@@ -381,6 +381,24 @@ class Workspace:
         s.flush()
         return {"added": sorted(added), "reopened": sorted(reopened), "no_longer_found": sorted(dropped)}
 
+    def reassess(self, ref: str | int, assessor: Assessor, *, user: str, as_of: dt.date | None = None,
+                 save: bool = True) -> dict:
+        """Compare a fresh assessment of the current profile with the latest stored one (see reassess.py);
+        with `save`, store the fresh one and update the checklist. Without a stored assessment, just assess."""
+        from advisor.workspace.reassess import compare
+
+        key = self.get_system(ref)["key"]
+        stored = self.latest_assessment(key)
+        fresh = assessor.assess(self.current_profile(key), as_of)
+        if stored is None:
+            report = {"first": True, "new": {"as_of": fresh.as_of.isoformat(), "risk_level": fresh.risk_level}}
+        else:
+            report = compare(stored, fresh, assessor.corpus, assessor.rulebook, self.snapshot)
+        report["system"] = key
+        if save:
+            report["saved"] = self.record_assessment(key, fresh, assessor.corpus, assessor.rulebook, user=user)
+        return report
+
     def assessments(self, ref: str | int) -> list[dict]:
         with self.sessions() as s:
             system = self._system(s, ref)
