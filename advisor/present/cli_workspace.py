@@ -475,3 +475,70 @@ def systems_reassess(
             sys.stdout.write(report_text(r["system"], r))
     if dry_run:
         sys.stdout.write("(dry run: nothing stored)\n")
+
+
+# ---- watch ----------------------------------------------------------------------------------------
+
+watch_app = typer.Typer(help="Check official sources for new or amended rules, and remind of due reviews.",
+                        invoke_without_command=True)
+
+
+@watch_app.callback()
+@friendly
+def watch(
+    ctx: typer.Context,
+    source: Annotated[Optional[list[str]], typer.Option("--source", help="A page or feed URL (default: the watch_sources setting); repeatable.")] = None,
+    no_notify: Annotated[bool, typer.Option("--no-notify", help="Record only; send nothing.")] = False,
+    no_reminders: Annotated[bool, typer.Option("--no-reminders", help="Skip the review reminders.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Check every source once: record items that look like new rules, notify each at most once."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from advisor.present.notifiers import build_notifiers
+    from advisor.workspace.watcher import Watcher
+
+    settings = load_settings()
+    sources = source or settings.watch_sources
+    if not sources and no_reminders:
+        raise AdvisorError("nothing to watch: set watch_sources (ADVISOR_WATCH_SOURCES) or give --source URL")
+    with _advisor() as advisor:
+        watcher = Watcher(advisor.workspace, sources, settings.watch_keywords, [] if no_notify else build_notifiers(settings),
+                          timeout=settings.watch_timeout)
+        try:
+            report = watcher.run(notify=not no_notify, reminders=not no_reminders)
+        finally:
+            watcher.close()
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    for c in report.checked:
+        if c["error"]:
+            out.print(f"[red]✗[/red] {c['url']}: {c['error']}", highlight=False)
+        else:
+            out.print(f"✓ {c['url']}: {c['status'].replace('_', ' ')}, {c['items']} items, {c['recognised']} look like rules, "
+                      f"{c['new']} new", highlight=False)
+    for item in report.new_items:
+        out.print(f"  new: {item['title']} [{'、'.join(item['keywords'])}] {item['link']}", highlight=False)
+    for r in report.reminders:
+        out.print(f"  review due: {r['system']} (since {r['due']})", highlight=False)
+    out.print(f"notifications sent: {len(report.sent)}, failed: {len(report.failed)}", highlight=False)
+    for f in report.failed:
+        out.print(f"  [yellow]not sent[/yellow] on {f['channel']}: {f['error']} (retried next run)", highlight=False)
+
+
+@watch_app.command("items")
+@friendly
+def watch_items(limit: Annotated[int, typer.Option("--limit")] = 50, as_json: AsJson = False) -> None:
+    """The recognised announcements, newest first."""
+    from advisor.workspace.watcher import Watcher
+
+    with _advisor() as advisor:
+        watcher = Watcher(advisor.workspace, [], [], [])
+        rows = watcher.items(limit)
+        watcher.close()
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        out.print(f"{r['first_seen'][:10]} [{'、'.join(r['keywords'])}] {r['title']}  {r['link']}", highlight=False)

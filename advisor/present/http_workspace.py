@@ -16,6 +16,7 @@ same auth dependency as the other /v1 routes).
     POST   /v1/systems/{key}/records/{kind}           a JSON object or list, or a CSV body (text/csv); all or none
     GET    /v1/systems/{key}/export, /v1/export       ?format=md|xlsx|docx&lang=en|zh: a file to hand on
     GET    /v1/dashboard                              obligations by status and by risk across systems
+    GET    /v1/watch/items                            announcements recognised by `advisor watch`
     GET    /v1/audit                                  the audit log for a period (?since&until&format=json|jsonl|csv)
 
 Every write is attributed to the name of the API token used (`api_tokens` setting; the single `api_token`
@@ -235,6 +236,16 @@ def include_workspace(app: FastAPI, advisor: Advisor, dependencies: list) -> Non
     @router.get("/dashboard", summary="Obligations by status and by risk across systems")
     def dashboard() -> dict:
         return ws().dashboard()
+
+    @router.get("/watch/items", summary="Announcements `advisor watch` recognised as new or amended rules")
+    def watch_items(limit: int = Query(100, ge=1, le=1000)) -> dict:
+        from advisor.workspace.watcher import Watcher
+
+        watcher = Watcher(ws(), [], [], [])
+        try:
+            return {"items": watcher.items(limit)}
+        finally:
+            watcher.close()
 
     @router.get("/audit", summary="The audit log for a period")
     def audit(since: Optional[dt.date] = Query(None, description="From this date (inclusive)."),

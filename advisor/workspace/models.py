@@ -176,3 +176,44 @@ class AuditEntry(Base):
     system: Mapped[Optional[str]] = mapped_column(String(80), index=True)
     subject: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class WatchSource(Base):
+    """A page or feed `advisor watch` checks, with its HTTP cache validators and last outcome."""
+
+    __tablename__ = "watch_sources"
+
+    url: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    etag: Mapped[Optional[str]] = mapped_column(String(500))
+    last_modified: Mapped[Optional[str]] = mapped_column(String(100))
+    checked_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
+    status: Mapped[Optional[str]] = mapped_column(String(40))
+    error: Mapped[Optional[str]] = mapped_column(Text)
+
+
+class WatchItem(Base):
+    """An announcement that looks like a new or amended rule (its title holds a watch keyword)."""
+
+    __tablename__ = "watch_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(1000), unique=True)
+    source: Mapped[str] = mapped_column(String(1000))
+    title: Mapped[str] = mapped_column(Text)
+    link: Mapped[str] = mapped_column(String(1000))
+    published: Mapped[Optional[str]] = mapped_column(String(100))
+    keywords: Mapped[list[Any]] = mapped_column(JSON)
+    first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notification(Base):
+    """One message sent on one channel: the unique (key, channel) makes every notice go out at most once."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("key", "channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(1000))
+    channel: Mapped[str] = mapped_column(String(80))
+    claimed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
