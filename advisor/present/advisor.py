@@ -113,9 +113,9 @@ class Advisor:
         """settings.audit, or by default: on when the workspace database is in use (a URL set, or its file exists)."""
         if self.settings.audit is not None:
             return self.settings.audit
-        from advisor.workspace.db import DEFAULT_FILE
+        from advisor.workspace.db import in_use
 
-        return bool(self.settings.workspace_url) or (Path(self.settings.data_dir) / DEFAULT_FILE).exists()
+        return in_use(self.settings)
 
     def _audit(self, action: str, subject: str, detail: dict) -> None:
         """Append to the audit trail when it is enabled (a failure is logged, never shown to the user as an error)."""

@@ -32,6 +32,7 @@ from advisor.errors import AdvisorError
 from advisor.present.advisor import Advisor
 from advisor.present.http import answer_markdown
 from advisor.present.interview_ui import build_interview
+from advisor.present.workspace_ui import build_workspace
 from advisor.providers.llms import describe_providers
 
 FREE = "__free__"  # the template picker's "no template" choice
@@ -284,6 +285,8 @@ def build_ui(advisor: Advisor) -> gr.Blocks:
             with gr.Tab("Assess my business · 合规评估", elem_id="tab-assess"):
                 # the last valid profile (a dict, or None): the risk_level and roadmap templates use it
                 interview_profile = build_interview(advisor)
+            with gr.Tab("Workspace · 合规工作台", elem_id="tab-workspace"):
+                ws_refresh, ws_outputs, ws_system = build_workspace(advisor, interview_profile)
         gr.Markdown(f"<small>{DISCLAIMER}</small>")
 
         template.change(on_template, inputs=template, outputs=[question, template_help, *boxes], queue=False)
@@ -292,6 +295,7 @@ def build_ui(advisor: Advisor) -> gr.Blocks:
         submit.click(respond, inputs=inputs, outputs=outputs)
         question.submit(respond, inputs=inputs, outputs=outputs)
         clear_btn.click(clear, outputs=[chatbot, history, citations, download], queue=False)
+        demo.load(ws_refresh, inputs=ws_system, outputs=ws_outputs)
 
     demo.queue(default_concurrency_limit=advisor.settings.concurrency)
     return demo

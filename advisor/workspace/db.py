@@ -25,6 +25,11 @@ def default_url(data_dir: Path) -> str:
     return f"sqlite:///{Path(data_dir) / DEFAULT_FILE}"
 
 
+def in_use(settings) -> bool:
+    """Whether the workspace database is in use: a workspace_url is set, or the default SQLite file exists."""
+    return bool(settings.workspace_url) or (Path(settings.data_dir) / DEFAULT_FILE).exists()
+
+
 def redacted(url: str) -> str:
     """The URL without its password, for messages and logs."""
     try:
