@@ -209,3 +209,15 @@ def test_reassess_over_http_reports_the_new_law_taking_effect(server):
         assert "saved" not in report
         assert any(c["change"] == "new_version" and c["replaces"] == "csl-2016" for c in report["instruments"])
         assert len(alice.get("/v1/systems/grid/assessments").json()["assessments"]) == 1
+
+
+def test_answers_over_http_are_audited_under_the_token_name(server):
+    with client(server, "alice") as alice:
+        assert alice.post("/v1/ask", json={"question": "Do AI-generated images need a label?"}).status_code == 200
+        stream = alice.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "生成图片需要标识吗？"}],
+                                                          "stream": True})
+        assert stream.status_code == 200 and "[DONE]" in stream.text
+        entries = alice.get("/v1/audit").json()["entries"]
+    asked = [e for e in entries if e["action"] in ("ask", "ask_stream")]
+    assert [(e["action"], e["user"]) for e in asked] == [("ask", "api:alice"), ("ask_stream", "api:alice")]
+    assert asked[0]["subject"] == "Do AI-generated images need a label?" and asked[0]["detail"]["citations"]

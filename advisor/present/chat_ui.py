@@ -3,11 +3,12 @@
 A thin shell over `Advisor`: every answer comes from `Advisor.ask_stream`, every article text from
 the corpus. Mounted at "/" by `advisor.present.http.create_app(advisor, mount_ui=True)`.
 
-Two tabs: "Ask" (the chat) and "Assess my business" (the interview of
-`advisor.present.interview_ui`: a profile form, then the cited checklist and roadmap).
+Three tabs: "Ask" (the chat), "Assess my business" (the interview of `advisor.present.interview_ui`: a
+profile form, then the cited checklist and roadmap) and "Workspace" (`advisor.present.workspace_ui`: the AI
+systems, their tracked checklists and a dashboard).
 
 Stable element ids (for the browser test and for anyone styling or scripting the page):
-``tab-ask``, ``tab-assess`` (the tab panels); in the chat: ``question``, ``submit``, ``clear``, ``template``,
+``tab-ask``, ``tab-assess``, ``tab-workspace`` (the tab panels); in the chat: ``question``, ``submit``, ``clear``, ``template``,
 ``template-help``, ``var-0`` .. ``var-3``, ``lang``, ``provider``, ``as-of``, ``chatbot``, ``citations``,
 ``download``; in the interview: ``assess``, ``assess-lang``, ``assess-as-of``, ``assessment-risk``,
 ``assessment``, ``assessment-download``, ``profile-download``, ``profile-upload``, ``profile-status``,
