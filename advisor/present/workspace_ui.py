@@ -152,7 +152,8 @@ def build_workspace(advisor: Advisor, profile_state: gr.State | None = None):
             with acting_as(_who(request)):
                 saved = advisor.workspace.update_item(
                     key, obligation, expected_version=item["version"], user=_who(request), status=status,
-                    na_reason=reason or "", owner=owner or "", due=due or None, notes=notes or "",
+                    na_reason=reason or "", owner=owner or "", due=due if due and due != item["due"] else None,
+                    notes=notes or "",
                     add_evidence=[e for e in (evidence or "").replace("，", ",").split(",") if e.strip()],
                     clear=["due"] if not due else [])
             message = f"✅ Saved · 已保存 (version {saved['version']})"
