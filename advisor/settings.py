@@ -93,6 +93,21 @@ class Settings(BaseSettings):
     wecom_agent_id: int | None = None
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
 
+    # the compliance workspace (advisor/workspace)
+    workspace_url: str | None = Field(None, description="SQLAlchemy URL of the workspace database; default a SQLite file data_dir/workspace.db")
+    api_tokens: dict[str, SecretStr] = Field(default_factory=dict, description="named HTTP API tokens {name: token}; the audit trail records the name, never the token")
+    audit: bool | None = Field(None, description="log every answer, assessment and status change; default: on when the workspace database is in use")
+    audit_mask_pii: bool = Field(False, description="mask phone numbers, Chinese ID numbers and emails in logged questions and profiles")
+    audit_retention_days: int | None = Field(None, ge=1, description="audit entries older than this are purged (`advisor audit purge`, and on open); default: kept")
+    watch_sources: list[str] = Field(default_factory=list, description="official pages (HTML) and RSS/Atom feeds `advisor watch` checks")
+    watch_keywords: list[str] = Field(default_factory=lambda: ["办法", "规定", "条例", "征求意见稿", "标准", "决定", "细则", "指引", "指南", "规范"],
+                                      description="an item whose title holds one of these looks like a new or amended rule")
+    watch_timeout: float = Field(10.0, gt=0, description="seconds per request of `advisor watch`")
+    watch_webhook_url: str | None = Field(None, description="generic webhook: a JSON POST per new item or reminder")
+    watch_dingtalk_webhook: str | None = Field(None, description="DingTalk custom robot webhook URL (oapi.dingtalk.com/robot/send?access_token=...)")
+    watch_feishu_webhook: str | None = Field(None, description="Feishu/Lark custom bot webhook URL (open.feishu.cn/open-apis/bot/v2/hook/...)")
+    watch_wecom_users: list[str] = Field(default_factory=list, description="WeCom user ids to message (needs the wecom_corp_* settings)")
+
     @property
     def store_path(self) -> Path:
         return self.qdrant_path or (self.data_dir / "qdrant")

@@ -52,3 +52,38 @@ def cli_env(data_dir: Path, corpus_dir: Path = CORPUS, **extra: str) -> dict[str
     env.update(ADVISOR_DATA_DIR=str(data_dir), ADVISOR_CORPUS_DIR=str(corpus_dir), HF_HUB_OFFLINE="1", COLUMNS="200")
     env.update(extra)
     return env
+
+
+# ---- the workspace database: a SQLite file, and the same tests on PostgreSQL when a server can be started ----
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    from support.postgres import PostgresServer
+
+    server, reason = PostgresServer.start()
+    if server is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is needed on CI: {reason}")
+        pytest.skip(f"no PostgreSQL server: {reason}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def workspace_url(request, tmp_path) -> str:
+    """A fresh, empty workspace database URL: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'workspace.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.new_database()
+    yield url
+    server.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def rules(tmp_path_factory) -> Advisor:
+    """An Advisor used only for its corpus, rulebook and engine (no store is opened)."""
+    adv = Advisor(make_settings(tmp_path_factory.mktemp("rules")))
+    yield adv
+    adv.close()

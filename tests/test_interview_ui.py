@@ -215,4 +215,4 @@ def test_the_app_has_the_interview_tab(advisor):
     assert {f.elem_id for f in form_fields()} <= ids
     assert {"question", "submit", "chatbot", "citations", "download"} <= ids
     labels = [getattr(b, "label", None) for b in demo.blocks.values() if isinstance(b, gr.Tab)]
-    assert labels == ["Ask · 提问", "Assess my business · 合规评估"]
+    assert labels == ["Ask · 提问", "Assess my business · 合规评估", "Workspace · 合规工作台"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -39,6 +40,7 @@ from advisor.store.qdrant import Store
 from advisor.store.sync import SyncReport, sync
 
 LANGS = ("en", "zh")
+log = logging.getLogger("advisor")
 NO_PROFILE = ("no business could be read from the template's variables, so this answer is a reading of retrieved articles, "
               "not the applicability engine's result; describe the service (what it does, who uses it, where data is "
               "stored) or give a profile (--profile FILE, or the chat's Assess tab)")
@@ -59,6 +61,7 @@ class Advisor:
         self._retriever: Retriever | None = None
         self._models: dict[str, ChatModel | None] = {}
         self._rulebook: Rulebook | None = None
+        self._workspace = None
 
     # ---- lazily built parts ------------------------------------------------------------------
     @property
@@ -96,6 +99,54 @@ class Advisor:
             if self._retriever is None:
                 self._retriever = Retriever(self.settings, self.corpus, self.embedder, self.store)
             return self._retriever
+
+    @property
+    def workspace(self):
+        """The compliance workspace (advisor.workspace.Workspace), opened and migrated on first use."""
+        from advisor.workspace import Workspace
+
+        with self._lock:
+            if self._workspace is None:
+                self._workspace = Workspace.open(self.settings)
+            return self._workspace
+
+    @property
+    def audit_enabled(self) -> bool:
+        """settings.audit, or by default: on when the workspace database is in use (a URL set, or its file exists)."""
+        if self.settings.audit is not None:
+            return self.settings.audit
+        from advisor.workspace.db import in_use
+
+        return in_use(self.settings)
+
+    def _audit(self, action: str, subject: str, detail: dict) -> None:
+        """Append to the audit trail when it is enabled (a failure is logged, never shown to the user as an error)."""
+        if not self.audit_enabled:
+            return
+        try:
+            from advisor.workspace.corpus_version import corpus_version, short
+
+            as_of = dt.date.fromisoformat(detail["as_of"]) if detail.get("as_of") else dt.date.today()
+            detail = {**detail, "corpus_version": short(corpus_version(self.corpus, self.rulebook, as_of))}
+            self.workspace.audit.log(action, subject=subject, detail=detail)
+        except Exception:  # the answer stands; the operator sees the failure in the server log
+            log.exception("could not write the audit trail")
+
+    def _audit_answer(self, action: str, question: str | None, options: dict, answer: Answer) -> None:
+        model = None
+        if not answer.provider.startswith(("offline", "engine")):
+            chat = self._models.get(options.get("provider") or self.settings.provider)
+            model = getattr(chat, "model", None)
+        subject = question or f"template {options.get('template')}"
+        detail = {
+            "template": options.get("template"), "variables": options.get("variables") or None,
+            "lang": answer.lang, "as_of": answer.as_of.isoformat(), "provider": answer.provider, "model": model,
+            "citations": [{"label": c.label, "instrument": c.instrument_id, "article": c.article} for c in answer.citations],
+            "warnings": len(answer.warnings),
+        }
+        if options.get("profile") is not None:
+            detail["profile"] = as_profile(options["profile"]).model_dump(mode="json", exclude_defaults=True)
+        self._audit(action, subject, detail)
 
     # ---- the features ------------------------------------------------------------------------
     def ingest(self, console: Console | None = None) -> SyncReport:
@@ -191,6 +242,11 @@ class Advisor:
         `profile` (a Profile, mapping or YAML/JSON path) answers the risk_level and roadmap templates
         from the applicability engine; a model, if configured, may only reword the engine's items.
         """
+        answer = self._ask(question, k, template, variables, lang, as_of, instruments, provider, profile)
+        self._audit_answer("ask", question, dict(template=template, variables=variables, provider=provider, profile=profile), answer)
+        return answer
+
+    def _ask(self, question, k, template, variables, lang, as_of, instruments, provider, profile) -> Answer:
         engine = self._engine_answer(question, template, variables, profile, lang, as_of, provider)
         if engine is not None:
             return engine
@@ -242,6 +298,12 @@ class Advisor:
         unknown = set(options) - {"template", "variables", "lang", "as_of", "instruments", "provider", "profile"}
         if unknown:
             raise TypeError(f"ask_stream() got unexpected option(s): {', '.join(sorted(unknown))}")
+        for piece in self._ask_stream(question, k, **options):
+            if isinstance(piece, Answer):
+                self._audit_answer("ask_stream", question, options, piece)
+            yield piece
+
+    def _ask_stream(self, question: str | None, k: int | None, **options: Any) -> Iterator[str | Answer]:
         engine = self._engine_answer(question, options.get("template"), options.get("variables"), options.get("profile"),
                                      options.get("lang", "en"), options.get("as_of"), options.get("provider"))
         if engine is not None:  # the engine's answer is checked as a whole, then shown
@@ -263,10 +325,21 @@ class Advisor:
     def assess(self, profile: ProfileInput, as_of: dt.date | None = None) -> Assessment:
         """Deterministic cited checklist, risk level and 6-month roadmap for a business profile
         (a Profile, a mapping, or a YAML/JSON path)."""
-        return assess(as_profile(profile), self.corpus, self.rulebook, as_of)
+        profile = as_profile(profile)
+        result = assess(profile, self.corpus, self.rulebook, as_of)
+        self._audit("assess", profile.name or profile.description[:200] or "profile", {
+            "as_of": result.as_of.isoformat(), "profile": profile.model_dump(mode="json", exclude_defaults=True),
+            "provider": "engine", "risk_level": result.risk_level,
+            "obligations": result.ids("applies") + result.ids("confirm"),
+            "citations": sorted({c.label_en for f in (*result.applicable, *result.to_confirm) for c in f.citations}),
+        })
+        return result
 
     def close(self) -> None:
         with self._lock:
+            if self._workspace is not None:
+                self._workspace.close()
+                self._workspace = None
             if self._store is not None:
                 self._store.close()
                 self._store = None

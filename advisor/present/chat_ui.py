@@ -3,11 +3,12 @@
 A thin shell over `Advisor`: every answer comes from `Advisor.ask_stream`, every article text from
 the corpus. Mounted at "/" by `advisor.present.http.create_app(advisor, mount_ui=True)`.
 
-Two tabs: "Ask" (the chat) and "Assess my business" (the interview of
-`advisor.present.interview_ui`: a profile form, then the cited checklist and roadmap).
+Three tabs: "Ask" (the chat), "Assess my business" (the interview of `advisor.present.interview_ui`: a
+profile form, then the cited checklist and roadmap) and "Workspace" (`advisor.present.workspace_ui`: the AI
+systems, their tracked checklists and a dashboard).
 
 Stable element ids (for the browser test and for anyone styling or scripting the page):
-``tab-ask``, ``tab-assess`` (the tab panels); in the chat: ``question``, ``submit``, ``clear``, ``template``,
+``tab-ask``, ``tab-assess``, ``tab-workspace`` (the tab panels); in the chat: ``question``, ``submit``, ``clear``, ``template``,
 ``template-help``, ``var-0`` .. ``var-3``, ``lang``, ``provider``, ``as-of``, ``chatbot``, ``citations``,
 ``download``; in the interview: ``assess``, ``assess-lang``, ``assess-as-of``, ``assessment-risk``,
 ``assessment``, ``assessment-download``, ``profile-download``, ``profile-upload``, ``profile-status``,
@@ -33,6 +34,7 @@ from advisor.errors import AdvisorError
 from advisor.present.advisor import Advisor
 from advisor.present.http import answer_markdown
 from advisor.present.interview_ui import build_interview
+from advisor.present.workspace_ui import build_workspace
 from advisor.providers.llms import describe_providers
 
 FREE = "__free__"  # the template picker's "no template" choice
@@ -286,6 +288,8 @@ def build_ui(advisor: Advisor) -> gr.Blocks:
             with gr.Tab("Assess my business · 合规评估", elem_id="tab-assess"):
                 # the last valid profile (a dict, or None): the risk_level and roadmap templates use it
                 interview_profile = build_interview(advisor)
+            with gr.Tab("Workspace · 合规工作台", elem_id="tab-workspace"):
+                ws_refresh, ws_outputs, ws_system = build_workspace(advisor, interview_profile)
         gr.Markdown(f"<small>{DISCLAIMER}</small>")
 
         template.change(on_template, inputs=template, outputs=[question, template_help, *boxes], queue=False)
@@ -294,6 +298,7 @@ def build_ui(advisor: Advisor) -> gr.Blocks:
         submit.click(respond, inputs=inputs, outputs=outputs)
         question.submit(respond, inputs=inputs, outputs=outputs)
         clear_btn.click(clear, outputs=[chatbot, history, citations, download], queue=False)
+        demo.load(ws_refresh, inputs=ws_system, outputs=ws_outputs)
 
     demo.queue(default_concurrency_limit=advisor.settings.concurrency)
     return demo

@@ -14,12 +14,17 @@ from advisor.errors import AdvisorError
 from advisor.present.cli_assess import assess_command
 from advisor.present.cli_common import _date, _print_json, err, friendly, out
 from advisor.present.cli_eval import eval_command
+from advisor.present.cli_workspace import audit_app, systems_app, track_app, watch_app
 from advisor.settings import load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="China AI compliance advisor: cited answers from China's AI and data rules.")
 corpus_app = typer.Typer(no_args_is_help=True, help="Inspect and validate the regulation corpus.")
 app.add_typer(corpus_app, name="corpus")
+app.add_typer(systems_app, name="systems")
+app.add_typer(track_app, name="track")
+app.add_typer(audit_app, name="audit")
+app.add_typer(watch_app, name="watch")
 
 def _advisor():
     from advisor.present.advisor import Advisor

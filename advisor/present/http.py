@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import json
 import logging
 import time
@@ -41,6 +40,7 @@ from advisor.errors import (
     UnknownInstrument,
 )
 from advisor.present.advisor import Advisor
+from advisor.present.api_tokens import token_name
 
 log = logging.getLogger("advisor.http")
 MODEL_ID = "china-ai-advisor"
@@ -161,12 +161,8 @@ def create_app(advisor: Advisor, mount_ui: bool = False) -> FastAPI:
                   description="Cited answers from China's AI and data regulations. Not legal advice.")
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
-    def auth(request: Request) -> None:
-        token = settings.api_token.get_secret_value() if settings.api_token else None
-        if not token:
-            return
-        given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+    def auth(request: Request) -> None:  # api_token, or any of the named api_tokens
+        if token_name(settings, request.headers.get("authorization", "")) is None:
             raise PermissionError
 
     @app.exception_handler(PermissionError)
@@ -295,6 +291,10 @@ def create_app(advisor: Advisor, mount_ui: bool = False) -> FastAPI:
     from advisor.present.bots import build_router
 
     app.include_router(build_router(lambda question: advisor.ask(question), settings))
+
+    from advisor.present.http_workspace import include_workspace
+
+    include_workspace(app, advisor, guarded)
 
     if mount_ui:
         import gradio as gr
