@@ -116,3 +116,56 @@ def test_the_checklist_labels_an_annex_part_by_its_heading():
     citation = _citation(load_corpus(CORPUS), ANNEX, 3)
     assert citation.label_zh == "《网络安全事件分级指南》三、较大网络安全事件"
     assert citation.label_en == "Incident Grading Guide Part 3: relatively major incidents"
+
+
+# ---- displaced provisions and incomplete instruments in answers ----------------------------------
+
+def test_an_offline_answer_cites_the_controlling_article_first_and_marks_the_displaced_one(advisor):
+    answer = advisor.ask("数据出境安全评估结果的有效期是多久？", instruments=["data-export-security-assessment-measures-2022"],
+                         as_of=dt.date(2026, 6, 1))
+    keys = [(c.instrument_id, c.article) for c in answer.citations]
+    assert ("data-export-security-assessment-measures-2022", 14) in keys
+    assert keys.index(("cross-border-data-flow-provisions-2024", 9)) < keys.index(("data-export-security-assessment-measures-2022", 14))
+    assert "displaced in part by 《促进和规范数据跨境流动规定》第九条" in answer.text
+    assert any("《数据出境安全评估办法》第十四条" in w and "displaced in part by" in w for w in answer.warnings)
+
+
+def _citation(instrument: str, article: int):
+    from advisor.compose.answer import Citation
+    from advisor.corpus import load_corpus
+    from advisor.retrieve.hybrid import article_hit
+    from conftest import CORPUS
+
+    hit = article_hit(load_corpus(CORPUS), instrument, article, 1.0)
+    return hit, Citation.from_hit(hit, hit.text_zh.split("\n")[0])
+
+
+def test_markdown_marks_a_displaced_article():
+    from advisor.compose.answer import Answer
+    from advisor.present.http import answer_markdown
+
+    _, citation = _citation("data-export-security-assessment-measures-2022", 14)
+    markdown = answer_markdown(Answer("text", [citation], dt.date(2026, 6, 1), "offline", "en"))
+    line = next(l for l in markdown.splitlines() if l.startswith("- 《数据出境安全评估办法》第十四条"))
+    assert "displaced in part by 《促进和规范数据跨境流动规定》第九条" in line and "3 years instead of 2" in line
+    _, current = _citation("cross-border-data-flow-provisions-2024", 9)
+    assert "displaced" not in answer_markdown(Answer("text", [current], dt.date(2026, 6, 1), "offline", "en"))
+
+
+def test_citing_an_incomplete_instrument_warns_what_is_missing():
+    from advisor.compose.offline import source_warnings
+
+    hit, citation = _citation("pi-export-standard-contract-measures-2023", 4)
+    warnings = source_warnings([citation], [hit])
+    assert any(w.startswith("个人信息出境标准合同办法: Arts. 9-12 are not in the corpus") for w in warnings)
+    assert citation.to_dict()["coverage"] == "partial"
+    complete_hit, complete = _citation("pipl-2021", 38)
+    assert source_warnings([complete], [complete_hit]) == []
+
+
+def test_an_answer_from_fragments_says_so(advisor):
+    answer = advisor.ask("拟人化互动服务提供者要提醒用户使用时长吗？", instruments=["anthropomorphic-interaction-measures-2026"],
+                         as_of=dt.date(2026, 8, 1))
+    assert answer.citations and all(c.coverage == "fragments" for c in answer.citations)
+    assert any(w.startswith("人工智能拟人化互动服务管理暂行办法: only Arts. 2, 18, 32 of 32 are in the corpus") for w in answer.warnings)
+    assert any("not yet verified" in w for w in answer.warnings)

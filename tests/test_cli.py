@@ -96,3 +96,55 @@ def test_ask_with_a_profile_answers_from_the_engine_without_a_store(tmp_path):
     assert data["provider"] == "engine" and data["answer"].startswith("Risk level: **LOW**")
     wrong = run(["ask", "Do images need a label?", "--profile", profile], cli_env(tmp_path))
     assert wrong.returncode == 2 and "risk_level, roadmap" in wrong.stderr
+
+
+def test_corpus_list_json_shows_coverage_missing_and_unverified_articles(tmp_path):
+    listed = run(["corpus", "list", "--json"], cli_env(tmp_path))
+    assert listed.returncode == 0, listed.stderr
+    rows = {r["id"]: r for r in json.loads(listed.stdout)}
+    for measures in ("ai-content-labelling-measures-2025", "cybersecurity-incident-reporting-measures-2025"):
+        assert (rows[measures]["articles"], rows[measures]["total_articles"], rows[measures]["coverage"]) == (14, 14, "complete")
+    contract = rows["pi-export-standard-contract-measures-2023"]
+    assert (contract["coverage"], contract["articles"], contract["total_articles"]) == ("partial", 9, 13)
+    assert contract["missing_articles"] == [9, 10, 11, 12] and contract["unverified_articles"] == [5, 6, 7, 8, 13]
+    face = rows["facial-recognition-measures-2025"]
+    assert (face["coverage"], face["status"], face["effective"], face["total_articles"]) == ("fragments", "in_force", "2025-06-01", None)
+    audit = rows["pi-compliance-audit-measures-2025"]
+    assert (audit["coverage"], audit["articles"], audit["metadata_verified"], audit["effective"]) == ("metadata", 0, False, "2025-05-01")
+    assert rows["cybersecurity-incident-grading-guide-2025"]["annex_of"] == "cybersecurity-incident-reporting-measures-2025"
+
+
+def test_corpus_list_table_shows_held_total_and_missing(tmp_path):
+    table = run(["corpus", "list"], cli_env(tmp_path, COLUMNS="250"))
+    line = next(l for l in table.stdout.splitlines() if "pi-export-standard-contract-measures-2023" in l)
+    assert "partial" in line and "9/13" in line and "Arts. 9-12" in line
+
+
+def test_corpus_show_gives_the_missing_note_and_the_displaced_articles(tmp_path):
+    shown = run(["corpus", "show", "pi-export-standard-contract-measures-2023"], cli_env(tmp_path, COLUMNS="400"))
+    assert shown.returncode == 0, shown.stderr
+    assert "missing_note: Arts. 9-12 were not found" in shown.stdout
+    assert "Art. 4 is displaced in part by 《促进和规范数据跨境流动规定》第八条" in shown.stdout
+    article = run(["corpus", "show", "data-export-security-assessment-measures-2022", "14"], cli_env(tmp_path, COLUMNS="400"))
+    assert "displaced in part by 《促进和规范数据跨境流动规定》第九条" in article.stdout
+
+
+def test_corpus_show_of_a_missing_article_says_it_is_not_in_the_corpus(tmp_path):
+    shown = run(["corpus", "show", "pi-export-standard-contract-measures-2023", "10"], cli_env(tmp_path))
+    assert shown.returncode != 0 and "article 10 is not in the corpus" in shown.stderr
+    assert "Traceback" not in shown.stderr and len(shown.stderr.strip().splitlines()) == 1
+
+
+def test_corpus_check_names_file_and_article_of_a_bad_displacement(tmp_path):
+    import shutil
+
+    import yaml
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "mini", corpus)
+    path = corpus / "instruments" / "mini-gai.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["articles"][1]["displaced_by"] = [{"instrument": "mini-pipl", "article": 99, "note_en": "x", "note_zh": "x"}]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    checked = run(["corpus", "check"], cli_env(tmp_path, corpus))
+    assert checked.returncode == 1 and "mini-gai.yaml, article 2: displaced_by: 'mini-pipl' has no article 99" in checked.stderr

@@ -95,3 +95,49 @@ def test_every_recorded_cross_reference_resolves(advisor):
             for ref in art.refs:
                 target = advisor.corpus.instruments[ref.instrument or inst.id]
                 assert ref.article is None or target.article(ref.article) is not None, (inst.id, art.number, ref)
+
+
+# ---- displaced provisions: the controlling article comes first ------------------------------------
+
+OLD, NEW = "data-export-security-assessment-measures-2022", "cross-border-data-flow-provisions-2024"
+
+
+def test_a_displaced_article_is_preceded_by_the_articles_that_control_it(advisor):
+    hits = advisor.retrieve("数据出境安全评估结果有效期为2年", k=3, instruments=[OLD], as_of=dt.date(2026, 6, 1))
+    keys = _keys(hits)
+    assert (OLD, 14) in keys
+    at = keys.index((OLD, 14))
+    assert keys[at - 2:at] == [(NEW, 9), (NEW, 13)]
+    assert hits[at].displaced_by[0]["label"] == "《促进和规范数据跨境流动规定》第九条"
+    assert "3 years" in hits[at].displaced_by[0]["note_en"]
+    assert hits[at - 2].score >= hits[at].score  # ranked with the article it displaces
+
+
+def test_before_the_later_rules_apply_nothing_is_placed_in_front(advisor):
+    hits = advisor.retrieve("数据出境安全评估结果有效期为2年", k=3, instruments=[OLD], as_of=dt.date(2023, 6, 1))
+    assert (OLD, 14) in _keys(hits)
+    assert NEW not in {h.instrument_id for h in hits}
+
+
+def test_a_controlling_article_already_ranked_lower_is_moved_up_not_repeated():
+    from advisor.corpus import load_corpus
+    from advisor.retrieve.hybrid import article_hit, place_controlling
+    from conftest import CORPUS
+
+    corpus = load_corpus(CORPUS)
+    hits = [article_hit(corpus, "pipl-2021", 38, 0.9), article_hit(corpus, OLD, 14, 0.8), article_hit(corpus, NEW, 9, 0.1)]
+    placed = place_controlling(corpus, hits, dt.date(2026, 6, 1))
+    assert _keys(placed) == [("pipl-2021", 38), (NEW, 9), (NEW, 13), (OLD, 14)]
+    assert placed[1].score == 0.8
+    assert _keys(place_controlling(corpus, placed, dt.date(2026, 6, 1))) == _keys(placed)  # idempotent
+
+
+def test_hits_expose_the_coverage_of_their_instrument():
+    from advisor.corpus import load_corpus
+    from advisor.retrieve.hybrid import article_hit
+    from conftest import CORPUS
+
+    corpus = load_corpus(CORPUS)
+    partial = article_hit(corpus, "pi-export-standard-contract-measures-2023", 4).to_dict()
+    assert partial["coverage"] == "partial" and partial["missing"] == "Arts. 9-12 are not in the corpus (9 of 13 articles held)"
+    assert article_hit(corpus, "pipl-2021", 38).to_dict()["coverage"] == "complete"

@@ -25,6 +25,9 @@ class Citation:
     source_url: str | None = ""
     heading_zh: str = ""  # 第N条, or an annex part's heading; empty: computed from the number
     heading_en: str | None = None  # English heading of an annex part (None for articles)
+    coverage: str = "complete"  # the instrument's coverage in the corpus
+    missing: str | None = None  # what of the instrument is not in the corpus
+    displaced_by: list[dict] = field(default_factory=list)  # controlling articles (see Hit.displaced_by)
 
     @property
     def label(self) -> str:
@@ -36,12 +39,21 @@ class Citation:
         """'Art. 12', or an annex part's heading."""
         return label_en(self.article, self.heading_en)
 
+    def displaced_note(self, lang: str = "en") -> str | None:
+        """'displaced in part by 《…》第九条: what' (None when nothing displaces this article)."""
+        if not self.displaced_by:
+            return None
+        if lang == "zh":
+            return "；".join(f"本条部分内容已被{d['label']}取代：{d['note_zh']}" for d in self.displaced_by)
+        return "; ".join(f"displaced in part by {d['label']} ({d['label_en']}): {d['note_en']}" for d in self.displaced_by)
+
     @classmethod
     def from_hit(cls, hit: Hit, quote: str, quote_en: str = "") -> "Citation":
         return cls(
             regulation=hit.regulation, article=hit.article, quote=quote, regulation_en=hit.regulation_en,
             instrument_id=hit.instrument_id, quote_en=quote_en, status=hit.status, effective=hit.effective,
             source_url=hit.source_url, heading_zh=hit.heading_zh, heading_en=hit.heading_en,
+            coverage=hit.coverage, missing=hit.missing, displaced_by=[dict(d) for d in hit.displaced_by],
         )
 
     def to_dict(self) -> dict:
@@ -50,6 +62,7 @@ class Citation:
             "regulation_en": self.regulation_en, "instrument_id": self.instrument_id, "quote_en": self.quote_en,
             "status": self.status, "effective": self.effective, "source_url": self.source_url,
             "label": self.label, "label_en": self.article_en,
+            "coverage": self.coverage, "missing": self.missing, "displaced_by": [dict(d) for d in self.displaced_by],
         }
 
 

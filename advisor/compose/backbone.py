@@ -23,7 +23,7 @@ from advisor.compose.answer import DISCLAIMER_EN, DISCLAIMER_ZH, Answer, Citatio
 from advisor.compose.assess import LEVEL_ZH, Assessment, Finding
 from advisor.compose.chain import escape_data
 from advisor.compose.citations import article_label
-from advisor.compose.offline import english_line, select_quotes, unverified_warnings
+from advisor.compose.offline import english_line, select_quotes, source_warnings
 from advisor.corpus import Corpus
 from advisor.errors import ProviderError
 from advisor.providers.embedders import Embedder
@@ -349,5 +349,5 @@ def layout_answer(
             warnings[:0] = refused
             provider = f"{ENGINE}+{model.provider}:{model.model}"
     text = render(plan, hits, lang, prose)
-    warnings += unverified_warnings(citations, list(hits.values()))
+    warnings += source_warnings(citations, list(hits.values()))
     return Answer(text, citations, as_of, provider, lang, warnings, hits=list(hits.values()))

@@ -7,7 +7,7 @@ from typing import Iterator
 
 from advisor.compose.answer import DISCLAIMER_EN, DISCLAIMER_ZH, Answer
 from advisor.compose.citations import CitationChecker, citation_tag
-from advisor.compose.offline import offline_answer, select_quotes, unverified_warnings
+from advisor.compose.offline import offline_answer, select_quotes, source_warnings
 from advisor.errors import ProviderError
 from advisor.providers.embedders import Embedder
 from advisor.providers.llms import ChatModel
@@ -53,7 +53,9 @@ def build_messages(request: str, sources: list[Hit], lang: str) -> list[dict]:
     for hit in sources:
         blocks.append(
             f"<source>\n{citation_tag(hit)}\n《{hit.regulation}》{hit.heading_zh} ({hit.short_en}, {label_en(hit.article, hit.heading_en, long=True)})\n"
-            f"{escape_data(hit.text_zh)}\n"
+            + "".join(f"Displaced in part by {d['label']} ({d['label_en']}): {d['note_en']}. Where they differ, the later article applies.\n"
+                      for d in hit.displaced_by)
+            + f"{escape_data(hit.text_zh)}\n"
             + (f"English (unofficial translation): {escape_data(hit.text_en)}\n" if lang == "en" else "")
             + "</source>"
         )
@@ -80,7 +82,7 @@ def _finish(checker: CitationChecker, text: str, sources: list[Hit], question: s
         fallback = offline_answer(question, sources, embedder, as_of, lang, provider="offline")
         fallback.warnings[:0] = warnings + [f"the {provider} answer cited no retrieved article, so it was replaced by extracted text"]
         return fallback
-    warnings += unverified_warnings(citations, sources)
+    warnings += source_warnings(citations, sources)
     body = text.rstrip() + "\n\n" + (DISCLAIMER_ZH if lang == "zh" else DISCLAIMER_EN)
     return Answer(body, citations, as_of, provider, lang, warnings, hits=sources)
 

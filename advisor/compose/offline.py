@@ -102,6 +102,8 @@ def render(citations: list[Citation], hits: list[Hit], as_of: dt.date, lang: str
         lines.append(f"   「{c.quote}」")
         if lang != "zh":
             lines.append(f"   \"{c.quote_en}\" (unofficial translation)")
+        if c.displaced_by:
+            lines.append(f"   ({c.displaced_note(lang)})" if lang != "zh" else f"   （{c.displaced_note(lang)}）")
     lines += ["", DISCLAIMER_ZH if lang == "zh" else DISCLAIMER_EN]
     return "\n".join(lines)
 
@@ -111,8 +113,32 @@ def offline_answer(question: str, hits: list[Hit], embedder: Embedder, as_of: dt
     hits = [h for h in hits if h.score > 0] or hits
     citations = select_quotes(question, hits, embedder)
     answer = Answer(render(citations, hits, as_of, lang), citations, as_of, provider, lang, hits=hits)
-    answer.warnings += unverified_warnings(citations, hits)
+    answer.warnings += source_warnings(citations, hits)
     return answer
+
+
+def source_warnings(citations: list[Citation], hits: list[Hit]) -> list[str]:
+    """Warnings an answer owes its reader about the articles it cites: unverified text, displaced
+    provisions, and instruments that are only partly in the corpus."""
+    return unverified_warnings(citations, hits) + displaced_warnings(citations) + incomplete_warnings(citations)
+
+
+def displaced_warnings(citations: list[Citation]) -> list[str]:
+    """A warning for each cited article that a later article displaces in part."""
+    return [
+        f"{c.label} ({c.regulation_en or c.instrument_id}, {c.article_en}) is {c.displaced_note('en')}; "
+        "where they differ, the later article applies"
+        for c in citations if c.displaced_by
+    ]
+
+
+def incomplete_warnings(citations: list[Citation]) -> list[str]:
+    """One warning per cited instrument that the corpus holds only in part, saying what is missing."""
+    seen: dict[str, str] = {}
+    for c in citations:
+        if c.coverage != "complete" and c.missing and c.instrument_id not in seen:
+            seen[c.instrument_id] = f"{c.regulation}: {c.missing}; the instrument is incomplete in the corpus, check the official text for the rest"
+    return list(seen.values())
 
 
 def unverified_warnings(citations: list[Citation], hits: list[Hit]) -> list[str]:

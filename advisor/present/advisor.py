@@ -34,6 +34,7 @@ from advisor.retrieve.hybrid import (
     check_question,
     cross_references,
     merge_rankings,
+    place_controlling,
 )
 from advisor.settings import Settings, load_settings
 from advisor.store.qdrant import Store
@@ -215,6 +216,7 @@ class Advisor:
             hits = self.retrieve(question or "", k, as_of=day, instruments=instruments)
             request = summary = (question or "").strip()
         with self._lock:
+            hits = place_controlling(self.corpus, hits, day)
             hits = hits + cross_references(self.corpus, hits, limit=3)
         return request, summary, hits
 

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from advisor.corpus.schema import article_list
 from advisor.errors import AdvisorError
 from advisor.present.cli_assess import assess_command
 from advisor.present.cli_common import _date, _print_json, err, friendly, out
@@ -196,34 +197,66 @@ def corpus_check() -> None:
     out.print(f"corpus OK: {len(corpus)} instruments, {articles} articles ({settings.corpus_dir})", highlight=False)
 
 
+def _iso(day) -> str | None:
+    return day.isoformat() if day else None
+
+
 def _instrument_rows(corpus) -> list[dict]:
     rows = []
     for inst in sorted(corpus, key=lambda i: i.id):
         rows.append({
             "id": inst.id, "title_zh": inst.title_zh, "title_en": inst.title_en, "issuers": inst.issuers,
-            "document_number": inst.document_number,
-            "promulgated": inst.promulgated.isoformat() if inst.promulgated else None, "effective": inst.effective.isoformat() if inst.effective else None,
-            "status": inst.status.value, "articles": len(inst.articles), "verification": inst.verification.status,
-            "unverified_articles": inst.verification.unverified_articles, "source_url": inst.source_url,
+            "document_number": inst.document_number, "promulgated": _iso(inst.promulgated), "published": _iso(inst.published),
+            "effective": _iso(inst.effective), "status": inst.status.value, "valid_to": _iso(corpus.valid_to(inst)) if inst.effective else None,
+            "annex_of": inst.annex_of, "coverage": inst.coverage.value, "articles": len(inst.articles),
+            "held_articles": [a.number for a in inst.articles],
+            "total_articles": inst.total_articles or (len(inst.articles) if inst.complete else None),
+            "missing_articles": inst.missing_articles, "missing": inst.missing_summary(),
+            "verification": inst.verification.status, "unverified": len(inst.verification.unverified_articles),
+            "unverified_articles": inst.verification.unverified_articles,
+            "metadata_verified": inst.metadata_verified, "source_url": inst.source_url,
         })
     return rows
+
+
+def _details(corpus, inst) -> dict:
+    """What `corpus show ID` adds to the row: the notes and the displaced articles."""
+    from advisor.retrieve.hybrid import displacements
+
+    displaced = [{"displaced_article": art.number, **d} for art in inst.articles for d in displacements(corpus, art)]
+    displacing = [
+        {"instrument": other.id, "article": art.number, "by_article": moved.article, "note_en": moved.note_en}
+        for other in corpus for art in other.articles for moved in art.displaced_by if moved.instrument == inst.id
+    ]
+    return {"missing_note": inst.missing_note, "metadata_note": inst.metadata_note, "summary_en": inst.summary_en,
+            "displaced_by": displaced, "displaces": displacing}
 
 
 @corpus_app.command("list")
 @friendly
 def corpus_list(as_json: AsJson = False) -> None:
-    """A table of instruments: id, title, issuers, dates, status, articles, verification."""
+    """A table of instruments: id, title, issuers, dates, status, coverage, articles held/total, missing, unverified."""
     from advisor.corpus import load_corpus
 
     rows = _instrument_rows(load_corpus(load_settings().corpus_dir))
     if as_json:
         _print_json(rows)
         return
-    table = Table("id", "title", "issuers", "promulgated", "effective", "status", "articles", "verification")
+    table = Table("id", "title", "issuers", "issued", "effective", "status", "coverage", "articles", "missing",
+                  "unverified", "metadata")
+    for column in table.columns:
+        column.overflow = "fold"
+    table.columns[0].no_wrap = True
     for r in rows:
-        issuers = "、".join(r["issuers"]) if len(r["issuers"]) <= 3 else f"{r['issuers'][0]} +{len(r['issuers']) - 1}"
-        table.add_row(r["id"], r["title_zh"], issuers, r["promulgated"] or "-", r["effective"] or "-", r["status"], str(r["articles"]), r["verification"])
-    Console(width=max(out.width, 180) if not out.is_terminal else None).print(table)
+        issuers = ("、".join(r["issuers"]) if len(r["issuers"]) <= 3 else f"{r['issuers'][0]} +{len(r['issuers']) - 1}") or "-"
+        issued = r["promulgated"] or (f"{r['published']} (published)" if r["published"] else "-")
+        held = f"{r['articles']}/{r['total_articles'] or '?'}" if r["articles"] else "-"
+        missing = [article_list(r["missing_articles"])] if r["missing_articles"] else []
+        if r["coverage"] == "fragments" and r["total_articles"] is None:
+            missing.append(f"{max(r['held_articles']) + 1} on (total unknown)")
+        table.add_row(r["id"], r["title_zh"], issuers, issued, r["effective"] or "-", r["status"], r["coverage"],
+                      held, "; ".join(missing) or "-", str(r["unverified"]), "checked" if r["metadata_verified"] else "reported")
+    Console(width=max(out.width, 200) if not out.is_terminal else None).print(table)
 
 
 @corpus_app.command("show")
@@ -237,15 +270,23 @@ def corpus_show(instrument_id: str, article: Annotated[Optional[int], typer.Argu
     if inst is None:
         raise AdvisorError(f"unknown instrument '{instrument_id}'; see `advisor corpus list`")
     if article is None:
-        data = next(r for r in _instrument_rows(corpus) if r["id"] == inst.id)
+        data = {**next(r for r in _instrument_rows(corpus) if r["id"] == inst.id), **_details(corpus, inst)}
         if as_json:
             _print_json(data)
-        else:
-            for key, value in data.items():
-                out.print(f"[bold]{key}[/bold]: {value}", highlight=False)
+            return
+        for key, value in data.items():
+            if key in ("displaced_by", "displaces") or value in (None, [], ""):
+                continue
+            out.print(f"[bold]{key}[/bold]: {value}", highlight=False)
+        for d in data["displaced_by"]:
+            out.print(f"[bold]displaced[/bold]: Art. {d['displaced_article']} is displaced in part by {d['label']} ({d['label_en']}): {d['note_en']}", highlight=False)
+        for d in data["displaces"]:
+            out.print(f"[bold]displaces[/bold]: {d['instrument']} Art. {d['article']} in part, by Art. {d['by_article']}: {d['note_en']}", highlight=False)
         return
     art = inst.article(article)
     if art is None:
+        if article in inst.missing_articles or (not inst.complete and inst.total_articles is None and article > 0):
+            raise AdvisorError(f"{inst.id} article {article} is not in the corpus: {inst.missing_note}")
         raise AdvisorError(f"{inst.id} has no article {article} (it has {len(inst.articles)})")
     if as_json:
         _print_json({"instrument_id": inst.id, "regulation": inst.title_zh, **art.model_dump(mode="json")})
@@ -255,6 +296,12 @@ def corpus_show(instrument_id: str, article: Annotated[Optional[int], typer.Argu
         out.print(f"[dim]{art.chapter}{' ' + art.section if art.section else ''} / {art.chapter_en or ''}[/dim]", highlight=False)
     out.print(art.zh + "\n", highlight=False)
     out.print(art.en, highlight=False)
+    from advisor.retrieve.hybrid import displacements
+
+    for d in displacements(corpus, art):
+        out.print(f"[yellow]displaced in part by {d['label']} ({d['label_en']}): {d['note_en']}[/yellow]", highlight=False)
+    if art.number in inst.verification.unverified_articles:
+        out.print("[yellow]text assembled from public copies, not yet verified against a second copy[/yellow]", highlight=False)
     out.print(f"[dim]{inst.translation}[/dim]", highlight=False)
 
 

@@ -147,7 +147,8 @@ def answer_markdown(answer: Answer) -> str:
             status = f" ({c.status}, effective {c.effective})" if c.effective else ""
             link = f" [{c.source_url}]({c.source_url})" if c.source_url else ""
             quote = "" if answer.provider == "offline" else f": 「{c.quote}」"  # offline text already quotes
-            lines.append(f"- {c.label}{status}{quote}{link}")
+            displaced = f" ({c.displaced_note(answer.lang)})" if c.displaced_by else ""
+            lines.append(f"- {c.label}{status}{displaced}{quote}{link}")
     for w in answer.warnings:
         lines.append(f"> warning: {w}")
     lines.append(f"\n_as of {answer.as_of.isoformat()}, {answer.provider}_")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
 from qdrant_client import models as qm
@@ -42,6 +42,10 @@ class Hit:
     source_url: str | None
     verified: bool = True  # False: the article's text is not yet checked against a second copy
     heading_en: str | None = None  # English heading of a part not numbered 第N条 (annex parts); None for articles
+    coverage: str = "complete"  # the instrument's coverage: complete | partial | fragments | metadata
+    missing: str | None = None  # what of the instrument is not in the corpus (None when complete)
+    # later articles that control where this one differs: instrument, article, label, label_en, note_en, note_zh
+    displaced_by: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,7 +60,21 @@ class Hit:
         return label_en(self.article, self.heading_en)
 
 
-def make_hit(inst: Instrument, art: Article, score: float, matched_zh: str | None = None) -> Hit:
+def displacements(corpus: Corpus, art: Article) -> list[dict]:
+    """The articles that displace `art` in part, with their citation labels and what they change."""
+    out = []
+    for moved in art.displaced_by:
+        target = corpus.instruments[moved.instrument]
+        part = target.article(moved.article)
+        out.append({
+            "instrument": target.id, "article": moved.article,
+            "label": f"《{target.title_zh}》{part.heading_zh}", "label_en": f"{target.short_en} {part.label_en}",
+            "note_en": moved.note_en, "note_zh": moved.note_zh,
+        })
+    return out
+
+
+def make_hit(corpus: Corpus, inst: Instrument, art: Article, score: float, matched_zh: str | None = None) -> Hit:
     """A Hit for one article of the corpus (the one place its fields are read from the corpus)."""
     return Hit(
         regulation=inst.title_zh, regulation_en=inst.title_en, short_en=inst.short_en, instrument_id=inst.id,
@@ -64,6 +82,7 @@ def make_hit(inst: Instrument, art: Article, score: float, matched_zh: str | Non
         matched_zh=art.zh if matched_zh is None else matched_zh, chapter=art.chapter, status=inst.status.value,
         effective=inst.effective.isoformat() if inst.effective else None, source_url=inst.source_url,
         verified=art.number not in inst.verification.unverified_articles, heading_en=art.heading_en,
+        coverage=inst.coverage.value, missing=inst.missing_summary(), displaced_by=displacements(corpus, art),
     )
 
 
@@ -167,7 +186,7 @@ class Retriever:
             sparse = query_vector(text)
         depth = max(self.settings.prefetch, k * 3)
         points = self.store.hybrid(dense_zh, dense_en, sparse, flt, limit=depth, prefetch=depth, sparse_weight=self.settings.sparse_weight)
-        return self._collapse(points, k)
+        return place_controlling(self.corpus, self._collapse(points, k), day or dt.date.today())
 
     def _collapse(self, points: list[qm.ScoredPoint], k: int) -> list[Hit]:
         """One hit per article, ranked by its best part; whole article texts from the corpus."""
@@ -181,7 +200,7 @@ class Retriever:
             art = inst.article(key[1]) if inst else None
             if art is None:  # store is older than the corpus; skip what no longer exists
                 continue
-            hits[key] = make_hit(inst, art, round(float(p.score), 6), pl.get("text_zh", art.zh))
+            hits[key] = make_hit(self.corpus, inst, art, round(float(p.score), 6), pl.get("text_zh", art.zh))
             if len(hits) == k:
                 break
         return list(hits.values())
@@ -211,7 +230,33 @@ def article_hit(corpus: Corpus, instrument_id: str, article: int, score: float =
     target = inst.article(article) if inst else None
     if inst is None or target is None:
         return None
-    return make_hit(inst, target, score)
+    return make_hit(corpus, inst, target, score)
+
+
+def place_controlling(corpus: Corpus, hits: list[Hit], as_of: dt.date) -> list[Hit]:
+    """A displaced article never comes without the article that controls it: each controlling article
+    in force on `as_of` is placed right before the first article it displaces (moved up, or added if
+    it was not retrieved), ranked at least as high. The list may grow beyond k by those additions."""
+    present = {(h.instrument_id, h.article): h for h in hits}
+    out: list[Hit] = []
+    placed: set[tuple[str, int]] = set()
+    for hit in hits:
+        key = (hit.instrument_id, hit.article)
+        if key in placed:  # already moved up before an article it controls
+            continue
+        for moved in hit.displaced_by:
+            target = (moved["instrument"], moved["article"])
+            inst = corpus.instruments.get(target[0])
+            if target in placed or inst is None or not corpus.applies(inst, as_of):
+                continue
+            controller = present.get(target) or article_hit(corpus, *target, score=hit.score)
+            if controller is None:
+                continue
+            out.append(replace(controller, score=max(controller.score, hit.score)))
+            placed.add(target)
+        out.append(hit)
+        placed.add(key)
+    return out
 
 
 def cross_references(corpus: Corpus, hits: list[Hit], limit: int = 4) -> list[Hit]:
