@@ -169,3 +169,13 @@ def test_an_answer_from_fragments_says_so(advisor):
     assert answer.citations and all(c.coverage == "fragments" for c in answer.citations)
     assert any(w.startswith("人工智能拟人化互动服务管理暂行办法: only Arts. 2, 18, 32 of 32 are in the corpus") for w in answer.warnings)
     assert any("not yet verified" in w for w in answer.warnings)
+
+
+def test_the_chat_shows_an_annex_part_under_its_heading(advisor, annex_hit):
+    from advisor.compose.answer import Citation
+    from advisor.present.chat_ui import citation_markdown
+
+    shown = citation_markdown(advisor, Citation.from_hit(annex_hit, "泄露1亿人以上公民个人信息。"), 1, [annex_hit])
+    assert "#### 1. 《网络安全事件分级指南》一、特别重大网络安全事件" in shown
+    assert "Part 1: particularly major incidents" in shown
+    _no_article_number(shown)
