@@ -92,16 +92,15 @@ def test_a_profile_mapping_works_like_a_file(advisor):
     assert _obligation_order(by_map.text) == _obligation_order(by_file.text)
 
 
-def test_a_profile_with_a_template_not_built_on_the_engine_is_an_error(advisor):
-    with pytest.raises(TemplateError, match="risk_level, roadmap"):
-        advisor.ask(template="requirements", variables={"use_case": "x", "industry": "y"}, profile=AGENCY)
-    with pytest.raises(TemplateError, match="risk_level, roadmap"):
+def test_a_profile_with_a_free_question_is_an_error_naming_the_templates(advisor):
+    with pytest.raises(TemplateError, match="requirements, risk_level, roadmap"):
         advisor.ask("Do images need a label?", profile=AGENCY)
 
 
-def test_without_a_profile_the_template_says_it_is_not_the_engines_result(advisor):
+def test_without_a_profile_the_business_is_read_from_the_variables(advisor):
     answer = advisor.ask(template="risk_level", variables={"business_model": "a public chatbot"}, as_of=DAY)
-    assert answer.provider == "offline" and "no business profile was given" in answer.warnings[0]
+    assert answer.provider == "engine" and answer.profile["public_service"] is True
+    assert any(a["field"] == "features.generative_text" for a in answer.assumptions)
 
 
 def test_streaming_with_a_profile_yields_the_checked_answer(advisor):
@@ -126,13 +125,13 @@ def test_a_model_rewords_every_item_and_the_structure_stays(advisor, fake):
 def test_a_rewording_that_adds_a_number_or_an_article_is_refused(advisor, fake):
     plan = layout(advisor.assess(AGENCY, DAY), "roadmap", "en")
     first, second = plan.items()[:2]
-    reply = "\n".join([f"[{first.key}] {first.text} Finish this within 30 days.", f"[{second.key}] {second.text} PIPL Art. 99."]
+    reply = "\n".join([f"[{first.key}] {first.text} Finish this within 45 days.", f"[{second.key}] {second.text} PIPL Art. 99."]
                       + [f"[{i.key}] Reworded: {i.text}" for i in plan.items()[2:]])
     fake(("ok", reply))
     answer = advisor.ask(template="roadmap", profile=AGENCY, as_of=DAY, provider="vllm")
-    assert "30 days" not in answer.text and "Art. 99" not in answer.text and answer.text.count("Reworded:") == len(plan.items()) - 2
+    assert "45 days" not in answer.text and "Art. 99" not in answer.text and answer.text.count("Reworded:") == len(plan.items()) - 2
     assert first.text in answer.text and second.text in answer.text
-    assert any(w.startswith(f"item {first.key}: the model's wording added 30") for w in answer.warnings)
+    assert any(w.startswith(f"item {first.key}: the model's wording added 45") for w in answer.warnings)
     assert any(w.startswith(f"item {second.key}:") for w in answer.warnings)
 
 

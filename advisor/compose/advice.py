@@ -328,7 +328,7 @@ def advise(
         profile = {**inference.profile, "name": " ".join(text.split())[:80]}
     checked = as_profile(profile)
     assessment = assess(checked, corpus, rulebook, as_of)
-    what = checked.name or checked.description or text.strip() or "the business"
+    what = checked.description or checked.name or text.strip() or "the business"
     if backbone == "requirements":
         plan = requirements_layout(assessment, inference, what, lang)
     elif backbone == "architecture":
@@ -338,7 +338,9 @@ def advise(
         plan = applicability_layout(assessment, inference, text, lang)
     else:
         plan = _with_context(layout(assessment, backbone, lang), inference, assessment, lang)
-    answer = layout_answer(plan, as_of, corpus, embedder, lang, model, what, max_tokens, warnings + list(assessment.warnings))
+    per_rule = {w for f in (*assessment.applicable, *assessment.to_confirm) for w in f.warnings}  # said per citation below
+    own = [w for w in assessment.warnings if w not in per_rule]
+    answer = layout_answer(plan, as_of, corpus, embedder, lang, model, what, max_tokens, warnings + own)
     answer.profile = checked.model_dump(mode="json", exclude_defaults=True)
     answer.assumptions = [a.to_dict() for a in inference.assumptions] if inference else []
     answer.questions = [dict(q, obligations=list(q["obligations"])) for q in assessment.questions]

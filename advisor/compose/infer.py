@@ -251,8 +251,14 @@ def infer_profile(text: str, *, ask_launch: bool = False) -> Inference:
     platforms = [name for name, words in table.platforms.items() if _first(low, words) is not None]
     if platforms:
         facts["platforms"], evidence["platforms"] = platforms, ", ".join(platforms)
-    recognised = bool(facts)
+    recognised = any(path.startswith(_BUSINESS) for path in facts)
     return _complete(facts, evidence, recognised, ask_launch)
+
+
+# facts that describe a business (what it does, for whom, how): personal information or a storage place alone
+# do not, so "what are the conditions for transferring personal information abroad?" is a question about the law
+_BUSINESS = ("features.", "public_service", "customer_facing", "internal_only", "sector", "models", "processing.",
+             "cii_operator", "entity_location", "listing_", "minors_among_users", "children_under_14")
 
 
 def _complete(facts: dict, evidence: dict, recognised: bool, ask_launch: bool) -> Inference:

@@ -137,14 +137,21 @@ def incomplete_warnings(citations: list[Citation]) -> list[str]:
     seen: dict[str, str] = {}
     for c in citations:
         if c.coverage != "complete" and c.missing and c.instrument_id not in seen:
-            seen[c.instrument_id] = f"{c.regulation}: {c.missing}; the instrument is incomplete in the corpus, check the official text for the rest"
+            where = f" ({c.source_url})" if c.source_url else ""
+            seen[c.instrument_id] = (f"{c.regulation}: {c.missing}; the instrument is incomplete in the corpus, check the "
+                                     f"official text{where} for the rest")
     return list(seen.values())
 
 
 def unverified_warnings(citations: list[Citation], hits: list[Hit]) -> list[str]:
-    """A warning for each cited article whose text is not yet verified against a second copy."""
+    """One warning per instrument naming its cited articles whose text is not yet verified against a second copy."""
     unverified = {(h.instrument_id, h.article) for h in hits if not h.verified}
+    by_instrument: dict[str, list[Citation]] = {}
+    for c in citations:
+        if (c.instrument_id, c.article) in unverified:
+            by_instrument.setdefault(c.instrument_id, []).append(c)
     return [
-        f"《{c.regulation}》 {c.article_en}: text assembled from public copies, not yet verified against a second copy"
-        for c in citations if (c.instrument_id, c.article) in unverified
+        f"《{cs[0].regulation}》 {', '.join(c.article_en for c in sorted(cs, key=lambda c: c.article))}: text assembled "
+        "from public copies, not yet verified against a second copy"
+        for cs in by_instrument.values()
     ]
