@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import Field, SecretStr
@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA
 
     # store
+    store: Literal["edge", "local"] = Field(
+        "edge", description="embedded engine: edge (Qdrant Edge, in-process) or local (qdrant-client's local mode, for tests)")
     qdrant_path: Path | None = Field(None, description="embedded store folder; default data_dir/qdrant")
     qdrant_url: str | None = Field(None, description="Qdrant server or cluster URL; overrides qdrant_path")
     qdrant_api_key: SecretStr | None = None

@@ -23,7 +23,7 @@ from advisor.compose.offline import offline_answer
 from advisor.compose.templates import Template, get_template, load_templates
 from advisor.corpus import Corpus, load_corpus
 from advisor.corpus.obligations import Rulebook, load_obligations
-from advisor.errors import BadQuestion, TemplateError
+from advisor.errors import BadQuestion, StoreError, TemplateError
 from advisor.providers.embedders import Embedder, get_embedder
 from advisor.providers.llms import ChatModel, get_chat_model
 from advisor.retrieve.hybrid import (
@@ -33,9 +33,11 @@ from advisor.retrieve.hybrid import (
     cross_references,
     merge_rankings,
 )
+from advisor.present.rwlock import ReadWriteLock
 from advisor.settings import Settings, load_settings
-from advisor.store.qdrant import Store
-from advisor.store.sync import SyncReport, sync
+from advisor.store import VectorStore, open_store
+from advisor.store.base import Marker
+from advisor.store.sync import IndexState, SyncReport, expected_marker, index_state, sync, wanted_points
 
 LANGS = ("en", "zh")
 NO_PROFILE = ("no business profile was given, so this answer is a reading of retrieved articles, not the applicability "
@@ -50,10 +52,13 @@ class Advisor:
 
     def __init__(self, settings: Settings | None = None, **overrides: Any):
         self.settings = settings.model_copy(update=overrides) if settings else load_settings(**overrides)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # builds the lazy parts once
+        self._rw = ReadWriteLock()  # searches read concurrently; ingest and close write alone
         self._corpus: Corpus | None = None
         self._embedder: Embedder | None = None
-        self._store: Store | None = None
+        self._store: VectorStore | None = None
+        self._expected: Marker | None = None
+        self._ready = False  # the index was found complete (checked once, then after each ingest)
         self._retriever: Retriever | None = None
         self._models: dict[str, ChatModel | None] = {}
         self._rulebook: Rulebook | None = None
@@ -82,10 +87,10 @@ class Advisor:
             return self._embedder
 
     @property
-    def store(self) -> Store:
+    def store(self) -> VectorStore:
         with self._lock:
             if self._store is None:
-                self._store = Store(self.settings, self.embedder.name)
+                self._store = open_store(self.settings, self.embedder.name)
             return self._store
 
     @property
@@ -97,11 +102,38 @@ class Advisor:
 
     # ---- the features ------------------------------------------------------------------------
     def ingest(self, console: Console | None = None) -> SyncReport:
-        """Bring the store in line with the corpus (incremental, idempotent)."""
-        with self._lock:
+        """Bring the store in line with the corpus (incremental, idempotent); searches wait meanwhile."""
+        with self._rw.write():
+            self._ready = False
+            self._expected = None
             report = sync(self.corpus, self.settings, self.embedder, self.store, console)
             self._retriever = None
             return report
+
+    def expected_marker(self) -> Marker:
+        """The completion marker an ingest of today's corpus writes (what the index is checked against)."""
+        with self._lock:
+            if self._expected is None:
+                self._expected = expected_marker(wanted_points(self.corpus, self.settings, self.embedder), self.embedder)
+            return self._expected
+
+    def index_state(self) -> IndexState:
+        """Whether the index is complete and of today's corpus (for /healthz); never raises for the store's state."""
+        if self._rw.writing:
+            return IndexState("ingesting", "an ingest is running; searches wait for it")
+        with self._rw.read():
+            return index_state(self.store, self.expected_marker)
+
+    def _require_index(self) -> None:
+        """A one-line error (run `advisor ingest`) unless the index is complete; checked once per ingest."""
+        if self._ready:
+            return
+        with self._lock:
+            if not self._ready:
+                state = index_state(self.store, self.expected_marker)
+                if not state.complete:
+                    raise StoreError(state.message)
+                self._ready = True
 
     def retrieve(
         self,
@@ -116,7 +148,8 @@ class Advisor:
         mode: Mode = "hybrid",
     ) -> list[Hit]:
         """The articles that best answer `question`, in force on `as_of` (default: today)."""
-        with self._lock:
+        with self._rw.read():
+            self._require_index()
             return self.retriever.retrieve(
                 question, k, as_of=as_of, instruments=instruments, status=status,
                 include_drafts=include_drafts, all_versions=all_versions, mode=mode,
@@ -245,7 +278,7 @@ class Advisor:
         return assess(as_profile(profile), self.corpus, self.rulebook, as_of)
 
     def close(self) -> None:
-        with self._lock:
+        with self._rw.write(), self._lock:
             if self._store is not None:
                 self._store.close()
                 self._store = None

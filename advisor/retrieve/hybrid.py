@@ -7,13 +7,11 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from qdrant_client import models as qm
-
 from advisor.corpus import Corpus
 from advisor.errors import BadQuestion, UnknownInstrument
 from advisor.providers.embedders import Embedder
 from advisor.settings import Settings
-from advisor.store.qdrant import Store
+from advisor.store.base import Match, Scope, VectorStore
 from ingest.chunk import date_int
 from ingest.sparse import query_vector
 
@@ -75,46 +73,31 @@ def check_question(question: str, settings: Settings) -> str:
 
 
 class Retriever:
-    def __init__(self, settings: Settings, corpus: Corpus, embedder: Embedder, store: Store):
+    def __init__(self, settings: Settings, corpus: Corpus, embedder: Embedder, store: VectorStore):
         self.settings = settings
         self.corpus = corpus
         self.embedder = embedder
         self.store = store
-        self._checked = False
 
-    def _filter(
+    def scope(
         self,
         as_of: dt.date | None,
         instruments: list[str] | None,
         status: list[str] | None,
         include_drafts: bool,
-    ) -> qm.Filter:
-        must: list = []
+    ) -> Scope:
+        """The store's filter for these options; a clear error for an unknown instrument or status."""
         if instruments:
             unknown = [i for i in instruments if i not in self.corpus.instruments]
             if unknown:
                 known = ", ".join(sorted(self.corpus.instruments))
                 raise UnknownInstrument(f"unknown instrument id(s): {', '.join(unknown)}; known ids: {known}")
-            must.append(qm.FieldCondition(key="instrument_id", match=qm.MatchAny(any=list(instruments))))
         if status:
             bad = [s for s in status if s not in STATUSES]
             if bad:
                 raise BadQuestion(f"unknown status {', '.join(bad)}; use one of {', '.join(sorted(STATUSES))}")
-            must.append(qm.FieldCondition(key="status", match=qm.MatchAny(any=list(status))))
-        if as_of is not None:
-            day = date_int(as_of, 0)
-            in_force = qm.Filter(must=[
-                qm.FieldCondition(key="valid_from", range=qm.Range(lte=day)),
-                qm.FieldCondition(key="valid_to", range=qm.Range(gt=day)),
-                qm.FieldCondition(key="is_draft", match=qm.MatchValue(value=False)),
-            ])
-            if include_drafts:
-                must.append(qm.Filter(should=[in_force, qm.FieldCondition(key="is_draft", match=qm.MatchValue(value=True))]))
-            else:
-                must.append(in_force)
-        elif not include_drafts:
-            must.append(qm.FieldCondition(key="is_draft", match=qm.MatchValue(value=False)))
-        return qm.Filter(must=must)
+        return Scope(day=date_int(as_of, 0) if as_of is not None else None, instruments=tuple(instruments or ()),
+                     statuses=tuple(status or ()), include_drafts=include_drafts)
 
     def retrieve(
         self,
@@ -133,11 +116,8 @@ class Retriever:
         k = k or self.settings.k
         if k < 1 or k > 100:
             raise BadQuestion(f"k must be between 1 and 100, not {k}")
-        if not self._checked:
-            self.store.require()
-            self._checked = True
         day = None if all_versions else (as_of or dt.date.today())
-        flt = self._filter(day, instruments, status, include_drafts)
+        scope = self.scope(day, instruments, status, include_drafts)
         dense_zh = dense_en = sparse = None
         if mode in ("hybrid", "dense"):
             vector = self.embedder.embed([text])[0].tolist()
@@ -148,14 +128,14 @@ class Retriever:
         if mode in ("hybrid", "sparse"):
             sparse = query_vector(text)
         depth = max(self.settings.prefetch, k * 3)
-        points = self.store.hybrid(dense_zh, dense_en, sparse, flt, limit=depth, prefetch=depth, sparse_weight=self.settings.sparse_weight)
+        points = self.store.search(dense_zh, dense_en, sparse, scope, limit=depth, prefetch=depth, sparse_weight=self.settings.sparse_weight)
         return self._collapse(points, k)
 
-    def _collapse(self, points: list[qm.ScoredPoint], k: int) -> list[Hit]:
+    def _collapse(self, points: list[Match], k: int) -> list[Hit]:
         """One hit per article, ranked by its best part; whole article texts from the corpus."""
         hits: dict[tuple[str, int], Hit] = {}
         for p in points:
-            pl = p.payload or {}
+            pl = p.payload
             key = (pl["instrument_id"], int(pl["article"]))
             if key in hits:
                 continue
