@@ -173,6 +173,8 @@ def _apply(store, embedder, settings, console, marker, to_embed, to_update, to_d
                 points.append(Point(pid, vz.tolist(), ve.tolist(), document_vector(c.sparse_text()), payload))
             store.upsert(points)
             progress.advance(task, len(part))
+            if not console.is_terminal:  # a log, not a bar: one line per batch
+                console.print(f"embedded {start + len(part)}/{len(to_embed)}", highlight=False)
     for pid, c in to_update:
         store.set_payload(pid, dict(c.payload, payload_hash=c.payload_hash(), embedder=embedder.name))
     store.delete(to_delete)
