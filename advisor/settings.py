@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
 
     @property
+    def cache_dir(self) -> Path:
+        """Where start-up caches live (parsed corpus, unpacked embedder weights): safe to delete."""
+        return self.data_dir / "cache"
+
+    @property
     def store_path(self) -> Path:
         return self.qdrant_path or (self.data_dir / "qdrant")
 

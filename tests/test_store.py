@@ -133,3 +133,69 @@ def test_a_second_handle_on_an_embedded_store_is_refused_with_its_holder(tmp_pat
         with pytest.raises(StoreError, match="in use by process"):
             open_store(settings, "x")
     open_store(settings, "x").close()  # released on close
+
+
+# ---- readers in parallel, writers alone (the Advisor's readers-writer lock) -------------------------
+
+def _mini_advisor(tmp_path):
+    from advisor import Advisor
+    from test_ingest import _mini
+
+    advisor = Advisor(make_settings(tmp_path / "data", _mini(tmp_path)))
+    advisor.ingest()
+    return advisor
+
+
+def test_searches_run_at_the_same_time(tmp_path):
+    import threading
+
+    advisor = _mini_advisor(tmp_path)
+    store, barrier = advisor.store, threading.Barrier(2, timeout=30)
+    original = store.search
+
+    def search(*args, **kwargs):
+        barrier.wait()  # both searches must be inside the store at once, or this times out
+        return original(*args, **kwargs)
+
+    store.search = search
+    results, errors = [], []
+
+    def ask(question):
+        try:
+            results.append(advisor.retrieve(question, k=2))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(q,)) for q in ("个人信息", "生成式人工智能")]
+    [t.start() for t in threads]
+    [t.join(60) for t in threads]
+    advisor.close()
+    assert not errors and len(results) == 2 and all(results)
+
+
+def test_an_ingest_waits_for_running_searches_and_searches_wait_for_it(tmp_path):
+    import threading
+    import time
+
+    advisor = _mini_advisor(tmp_path)
+    store, inside, release = advisor.store, threading.Event(), threading.Event()
+    original = store.search
+
+    def search(*args, **kwargs):
+        inside.set()
+        release.wait(30)
+        return original(*args, **kwargs)
+
+    store.search = search
+    reader = threading.Thread(target=lambda: advisor.retrieve("个人信息", k=2))
+    reader.start()
+    assert inside.wait(30)
+    writer = threading.Thread(target=advisor.ingest)
+    writer.start()
+    time.sleep(1.0)
+    assert writer.is_alive() and advisor.index_state().state == "ingesting"  # waiting for the search
+    release.set()
+    reader.join(30)
+    writer.join(60)
+    assert not writer.is_alive() and advisor.index_state().state == "complete"
+    advisor.close()

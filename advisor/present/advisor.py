@@ -68,7 +68,7 @@ class Advisor:
     def corpus(self) -> Corpus:
         with self._lock:
             if self._corpus is None:
-                self._corpus = load_corpus(self.settings.corpus_dir)
+                self._corpus = load_corpus(self.settings.corpus_dir, self.settings.cache_dir)
             return self._corpus
 
     @property
@@ -83,7 +83,7 @@ class Advisor:
     def embedder(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
-                self._embedder = get_embedder(self.settings.embedder, self.settings.embed_threads)
+                self._embedder = get_embedder(self.settings.embedder, self.settings.embed_threads, self.settings.cache_dir)
             return self._embedder
 
     @property

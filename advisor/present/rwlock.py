@@ -63,4 +63,5 @@ class ReadWriteLock:
 
     @property
     def writing(self) -> bool:
-        return self._writer is not None
+        """A writer holds the lock or waits for it (new readers would wait)."""
+        return self._writer is not None or self._writers_waiting > 0

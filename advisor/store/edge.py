@@ -47,6 +47,7 @@ class EdgeStore(VectorStore):
         self.dir = root / "edge" / collection
         self._lock = FolderLock(root)
         self._shard: qe.EdgeShard | None = None
+        self._dirty = False  # written since the last flush
         try:
             if self._layout() is not None:
                 self._shard = self._call("open the index", qe.EdgeShard.load, str(self.dir))
@@ -86,7 +87,8 @@ class EdgeStore(VectorStore):
         shard, self._shard = self._shard, None
         if shard is not None:
             try:
-                shard.flush()
+                if self._dirty:
+                    shard.flush()
                 shard.close()
             except Exception:  # noqa: BLE001 - closing must not raise
                 pass
@@ -158,17 +160,21 @@ class EdgeStore(VectorStore):
             for p in points
         ]
         self._call("write points", shard.update, qe.UpdateOperation.upsert_points(structs))
+        self._dirty = True
 
     def set_payload(self, point_id: str, payload: dict) -> None:
         self._call("update a payload", self._require_shard().update, qe.UpdateOperation.overwrite_payload([point_id], payload))
+        self._dirty = True
 
     def delete(self, ids: list[str]) -> None:
         if ids and self._shard is not None:
             self._call("delete points", self._shard.update, qe.UpdateOperation.delete_points(list(ids)))
+            self._dirty = True
 
     def flush(self) -> None:
         if self._shard is not None:
             self._call("write to disk", self._shard.flush)
+            self._dirty = False
 
     # ---- marker -------------------------------------------------------------------------------
     def read_marker(self) -> Marker | None:
