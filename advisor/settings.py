@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     qdrant_api_key: SecretStr | None = None
     qdrant_timeout: float = 10.0
     collection: str = "regulations"
+    documents_dirs: list[Path] = Field(
+        default_factory=list, description="folders of the company's own documents (.md .txt .docx .pdf), indexed "
+                                          "beside the corpus and never cited as law; data_dir/documents is always read")
 
     # embedding
     embedder: str = Field("use-m3", description="use-m3 | st:<model name or path>")

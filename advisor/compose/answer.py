@@ -54,6 +54,7 @@ class Answer:
     lang: str = "en"
     warnings: list[str] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
+    documents: list[Hit] = field(default_factory=list)  # the company's own documents found: shown apart, never cited as law
 
     def to_dict(self) -> dict:
         return {
@@ -63,4 +64,6 @@ class Answer:
             "as_of": self.as_of.isoformat(),
             "lang": self.lang,
             "warnings": list(self.warnings),
+            "documents": [{"title": d.regulation, "part": d.heading_zh, "path": d.source_path, "text": d.text_zh,
+                           "score": d.score} for d in self.documents],
         }

@@ -16,6 +16,7 @@ from ingest.chunk import date_int
 from ingest.sparse import query_vector
 
 Mode = Literal["hybrid", "dense", "sparse"]
+COMPANY_DOCUMENT = "company_document"  # the payload kind of a company's own documents (ingest/documents.py)
 STATUSES = {"in_force", "amended", "superseded", "draft", "repealed"}
 
 
@@ -38,6 +39,12 @@ class Hit:
     effective: str | None
     source_url: str | None
     verified: bool = True  # False: the article's text is not yet checked against a second copy
+    kind: str = "law"  # "company_document": a part of the company's own documents, never law
+    source_path: str | None = None  # the file of a company document
+
+    @property
+    def is_law(self) -> bool:
+        return self.kind != COMPANY_DOCUMENT
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -139,6 +146,11 @@ class Retriever:
             key = (pl["instrument_id"], int(pl["article"]))
             if key in hits:
                 continue
+            if pl.get("kind") == COMPANY_DOCUMENT:
+                hits[key] = _document_hit(pl, p.score)
+                if len(hits) == k:
+                    break
+                continue
             inst = self.corpus.instruments.get(key[0])
             art = inst.article(key[1]) if inst else None
             if art is None:  # store is older than the corpus; skip what no longer exists
@@ -154,6 +166,19 @@ class Retriever:
             if len(hits) == k:
                 break
         return list(hits.values())
+
+
+def _document_hit(payload: dict, score: float) -> Hit:
+    """A part of a company document, as stored (it is not in the corpus)."""
+    text = payload.get("text_zh", "")
+    title = payload.get("title_zh", "")
+    return Hit(
+        regulation=title, regulation_en=payload.get("title_en", title), short_en=payload.get("title_en", title),
+        instrument_id=payload["instrument_id"], article=int(payload["article"]), heading_zh=payload.get("heading_zh", ""),
+        score=round(float(score), 6), text_zh=text, text_en=payload.get("text_en", ""), matched_zh=text, chapter=None,
+        status="company", effective=None, source_url=None, verified=False, kind=COMPANY_DOCUMENT,
+        source_path=payload.get("source_path"),
+    )
 
 
 def merge_rankings(rankings: list[list[Hit]], k: int, rrf_k: int = 60) -> list[Hit]:
@@ -194,6 +219,8 @@ def cross_references(corpus: Corpus, hits: list[Hit], limit: int = 4) -> list[Hi
     have = {(h.instrument_id, h.article) for h in hits}
     extra: list[Hit] = []
     for hit in hits:
+        if not hit.is_law:
+            continue
         art = corpus.instruments[hit.instrument_id].article(hit.article)
         for ref in art.refs if art else []:
             if ref.article is None:

@@ -18,6 +18,7 @@ from advisor.providers.embedders import Embedder
 from advisor.settings import Settings
 from advisor.store.base import Marker, Point, VectorStore
 from ingest.chunk import Chunk, chunk_corpus
+from ingest.documents import KIND
 from ingest.sparse import VERSION as SPARSE_VERSION
 from ingest.sparse import document_vector
 
@@ -78,17 +79,25 @@ def wanted_points(corpus: Corpus, settings: Settings, embedder: Embedder, extra:
     return {point_id(embedder, c): c for c in chunks}
 
 
-def expected_marker(wanted: dict[str, Chunk], embedder: Embedder, documents: tuple[str, ...] = ()) -> Marker:
-    """The marker a finished ingest of `wanted` writes: its hash changes with any chunk's text or payload."""
+def expected_marker(wanted: dict[str, Chunk], embedder: Embedder, documents: tuple[str, ...] = (), documents_hash: str = "",
+                    document_chunks: int = 0) -> Marker:
+    """The marker a finished ingest writes. Its corpus hash changes with any corpus chunk's text or
+    payload; its documents hash with any company document file (see ingest/documents.py)."""
     digest = hashlib.sha256()
+    corpus_chunks = 0
     for pid in sorted(wanted):
+        if wanted[pid].payload.get("kind") == KIND:
+            continue
+        corpus_chunks += 1
         digest.update(f"{pid} {wanted[pid].payload_hash()}\n".encode())
-    return Marker(corpus_hash=digest.hexdigest(), chunks=len(wanted), embedder=embedder.name, documents=tuple(documents))
+    return Marker(corpus_hash=digest.hexdigest(), chunks=corpus_chunks + document_chunks, embedder=embedder.name,
+                  documents=tuple(documents), documents_hash=documents_hash)
 
 
-def index_state(store: VectorStore, expect: Callable[[], Marker]) -> IndexState:
-    """Complete only when the marker of a finished ingest of this very corpus is there, and the store
-    still holds as many chunks as that ingest wrote. `expect` makes the marker of today's corpus."""
+def index_state(store: VectorStore, expect: Callable[[Marker | None], Marker]) -> IndexState:
+    """Complete only when the marker of a finished ingest of this very corpus (and these company
+    documents) is there, and the store still holds as many chunks as that ingest wrote. `expect`
+    makes the marker of today's corpus, given the stored one (whose document folders it rereads)."""
     fix = "run `advisor ingest`"
     where = f"the store at {store.location}"
     if not store.exists():
@@ -96,19 +105,22 @@ def index_state(store: VectorStore, expect: Callable[[], Marker]) -> IndexState:
         if old:
             return IndexState("old-format", f"{where} holds {old}, from before Qdrant Edge: {fix} to rebuild it")
         return IndexState("missing", f"no index '{store.collection}' in {where}: {fix} first")
-    expected = expect()
     count = store.count()
     marker = store.read_marker()
+    expected = expect(marker)
     if marker is None:
-        return IndexState("partial", f"the index in {where} is incomplete ({count} of {expected.chunks} chunks, and no ingest "
-                                     f"finished writing it): {fix}", count, expected.chunks)
+        return IndexState("partial", f"the index in {where} is incomplete ({count} chunks, and no ingest finished "
+                                     f"writing it): {fix}", count, expected.chunks)
     if marker.corpus_hash != expected.corpus_hash or marker.embedder != expected.embedder:
         return IndexState("stale", f"the index in {where} was built on {marker.written} from a different corpus (it has changed "
                                    f"since): {fix}", count, expected.chunks, marker.written)
+    if (set(marker.documents), marker.documents_hash) != (set(expected.documents), expected.documents_hash):
+        return IndexState("stale", f"the index in {where} was built on {marker.written} from other company documents (files "
+                                   f"were added, changed or removed since): {fix}", count, marker.chunks, marker.written)
     if count != marker.chunks:
         return IndexState("partial", f"the index in {where} holds {count} chunks but its ingest wrote {marker.chunks} (points were "
-                                     f"deleted): {fix}", count, expected.chunks, marker.written)
-    return IndexState("complete", f"{count} chunks, ingested {marker.written}", count, expected.chunks, marker.written)
+                                     f"deleted): {fix}", count, marker.chunks, marker.written)
+    return IndexState("complete", f"{count} chunks, ingested {marker.written}", count, marker.chunks, marker.written)
 
 
 def sync(
@@ -119,6 +131,7 @@ def sync(
     console: Console | None = None,
     extra: list[Chunk] | tuple = (),
     documents: tuple[str, ...] = (),
+    documents_hash: str = "",
 ) -> SyncReport:
     """Make the collection hold exactly the corpus's chunks (and `extra` ones); returns what was done.
 
@@ -128,7 +141,7 @@ def sync(
     started = time.perf_counter()
     console = console or Console(stderr=True)
     wanted = wanted_points(corpus, settings, embedder, extra)
-    marker = expected_marker(wanted, embedder, documents)
+    marker = expected_marker(wanted, embedder, documents, documents_hash, len(wanted) - _corpus_count(wanted))
     store.ensure(embedder.dim)
     existing = store.fingerprints()
 
@@ -150,6 +163,10 @@ def sync(
         location=store.location,
         documents=len(extra),
     )
+
+
+def _corpus_count(wanted: dict[str, Chunk]) -> int:
+    return sum(1 for c in wanted.values() if c.payload.get("kind") != KIND)
 
 
 def _apply(store, embedder, settings, console, marker, to_embed, to_update, to_delete, total) -> None:
