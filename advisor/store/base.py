@@ -30,9 +30,9 @@ RRF_K = 2  # Qdrant's default ranking constant: 1 / (k + rank - 1), rank from 1
 # Payload fields retrieval filters by (and their index type).
 KEYWORD_FIELDS = ("instrument_id", "status", "kind")
 INTEGER_FIELDS = ("valid_from", "valid_to", "is_draft")  # is_draft is 0/1: see Scope
-# Payload fields a search returns (the rest of a hit comes from the corpus).
-HIT_FIELDS = ["instrument_id", "article", "part", "kind", "text_zh", "text_en", "title_zh", "title_en",
-              "heading_zh", "source_url", "source_path"]
+# Payload fields a search returns: an article's hit is completed from the corpus; a company
+# document's (which is not in the corpus) from its title, heading and path.
+HIT_FIELDS = ["instrument_id", "article", "kind", "text_zh", "title_zh", "title_en", "heading_zh", "source_path"]
 
 MARKER_ID = str(uuid.uuid5(uuid.UUID("6f1c8f0e-3b7a-4d0c-9a55-1d2f64c0a7e1"), "completion-marker"))
 MARKER_KIND = "advisor-completion-marker"
