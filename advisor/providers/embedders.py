@@ -205,17 +205,20 @@ register("st")(lambda spec, threads, cache_dir=None: SentenceTransformerEmbedder
 
 
 class CachedEmbedder:
-    """Remembers the vectors of recent texts (a question is embedded again by the answer, and
-    article sentences recur across answers). Bounded; safe to share between threads."""
+    """Remembers the vectors of recent texts from small calls (a question is embedded again by the
+    answer, and article sentences recur across answers); large calls (ingest batches) pass through.
+    Bounded; safe to share between threads."""
 
-    def __init__(self, inner: Embedder, size: int = 8192):
-        self.inner, self.size = inner, size
+    def __init__(self, inner: Embedder, size: int = 8192, max_call: int = 32):
+        self.inner, self.size, self.max_call = inner, size, max_call
         self.name, self.dim, self.max_chars = inner.name, inner.dim, inner.max_chars
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> np.ndarray:
         texts = list(texts)
+        if len(texts) > self.max_call:
+            return self.inner.embed(texts)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         missing: dict[str, list[int]] = {}
         with self._lock:
