@@ -165,3 +165,14 @@ def test_a_model_citing_a_company_document_as_law_has_that_citation_removed(fold
             answer = advisor.ask(question, lang="zh")
     assert answer.documents and not any(c.instrument_id.startswith("doc-") for c in answer.citations)
     assert doc_tag not in answer.text and any(documents[0].instrument_id in w for w in answer.warnings)
+
+
+def test_document_folders_missing_here_are_trusted_not_rebuilt(folder, corpus, tmp_path):
+    # a Qdrant server shared by several machines: the folders of the machine that ingested are not here
+    settings = make_settings(tmp_path / "data", corpus, store="local")
+    with Advisor(settings) as advisor:
+        advisor.ingest(extra=[folder])
+    shutil.rmtree(folder)
+    with Advisor(settings) as advisor:
+        assert advisor.index_state().state == "complete"
+        assert any(h.kind == KIND for h in advisor.retrieve("员工能否把客户个人信息输入外部大模型？", k=10))

@@ -146,6 +146,10 @@ class Advisor:
             if self._corpus_marker is None:
                 self._corpus_marker = expected_marker(wanted_points(self.corpus, self.settings, self.embedder), self.embedder)
             base = self._corpus_marker
+        if stored is not None and any(not Path(d).is_dir() for d in stored.documents):
+            # folders of another machine (a shared Qdrant server): they cannot be checked from here
+            return Marker(base.corpus_hash, base.chunks, base.embedder, documents=stored.documents,
+                          documents_hash=stored.documents_hash)
         folders = self._document_dirs(list(stored.documents) if stored else [], [])
         return Marker(base.corpus_hash, base.chunks, base.embedder, documents=tuple(str(f) for f in folders),
                       documents_hash=documents_hash(folders))
