@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import Field, SecretStr
@@ -40,11 +40,16 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA
 
     # store
+    store: Literal["edge", "local"] = Field(
+        "edge", description="embedded engine: edge (Qdrant Edge, in-process) or local (qdrant-client's local mode, for tests)")
     qdrant_path: Path | None = Field(None, description="embedded store folder; default data_dir/qdrant")
     qdrant_url: str | None = Field(None, description="Qdrant server or cluster URL; overrides qdrant_path")
     qdrant_api_key: SecretStr | None = None
     qdrant_timeout: float = 10.0
     collection: str = "regulations"
+    documents_dirs: list[Path] = Field(
+        default_factory=list, description="folders of the company's own documents (.md .txt .docx .pdf), indexed "
+                                          "beside the corpus and never cited as law; data_dir/documents is always read")
 
     # embedding
     embedder: str = Field("use-m3", description="use-m3 | st:<model name or path>")
@@ -107,6 +112,11 @@ class Settings(BaseSettings):
     watch_dingtalk_webhook: str | None = Field(None, description="DingTalk custom robot webhook URL (oapi.dingtalk.com/robot/send?access_token=...)")
     watch_feishu_webhook: str | None = Field(None, description="Feishu/Lark custom bot webhook URL (open.feishu.cn/open-apis/bot/v2/hook/...)")
     watch_wecom_users: list[str] = Field(default_factory=list, description="WeCom user ids to message (needs the wecom_corp_* settings)")
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where start-up caches live (parsed corpus, unpacked embedder weights): safe to delete."""
+        return self.data_dir / "cache"
 
     @property
     def store_path(self) -> Path:

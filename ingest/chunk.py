@@ -36,6 +36,11 @@ class Chunk:
         en = f"{p['short_en']}, {p.get('heading_en') or f'Article {self.article}'}\n{self.text_en}"
         return zh, en
 
+    def sparse_text(self) -> str:
+        """What the BM25 vector is computed from: titles, heading and both texts."""
+        p = self.payload
+        return f"{p['title_zh']} {p['heading_zh']} {self.text_zh}\n{p['short_en']} article {self.article} {self.text_en}"
+
     def content_hash(self) -> str:
         """Hash of what the embeddings depend on (changes only when the text does)."""
         zh, en = self.dense_texts()
@@ -92,7 +97,7 @@ def _payload(corpus: Corpus, inst: Instrument, art: Article, part: int, parts: i
         "effective": inst.effective.isoformat() if inst.effective else None,
         "valid_from": date_int(inst.effective, 99991231),
         "valid_to": date_int(corpus.valid_to(inst), 99991231),
-        "is_draft": inst.status.value == "draft",
+        "is_draft": int(inst.status.value == "draft"),  # 0/1: Qdrant Edge 0.9.0 cannot match booleans
         "source_url": inst.source_url,
     } | ({"heading_en": art.heading_en} if art.heading_en else {})
 

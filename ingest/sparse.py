@@ -10,18 +10,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 from collections import Counter
 from functools import lru_cache
 
-import jieba
 import snowballstemmer
 
 VERSION = "bm25-jieba-v1"  # bump when tokenisation changes: every point is re-made
 K1 = 1.2
 B = 0.75
 AVG_DOC_TOKENS = 160.0  # measured on the corpus (zh + en tokens per article), fixed on purpose
-
-jieba.setLogLevel(logging.WARNING)
 
 # Terms of art that jieba would otherwise cut apart; kept whole (search mode still adds the parts).
 _TERMS = [
@@ -30,8 +28,24 @@ _TERMS = [
     "显式标识", "隐式标识", "生成合成内容", "舆论属性", "社会动员能力", "未成年人", "人脸识别",
     "网络运营者", "网络数据处理者", "算法备案", "科技伦理", "拟人化互动",
 ]
-for _term in _TERMS:
-    jieba.add_word(_term, freq=200000)
+_jieba = None
+_jieba_lock = threading.Lock()
+
+
+def _segmenter():
+    """jieba with our terms added, loaded on first use (its dictionary takes a fraction of a second
+    to load, so text without Chinese characters never loads it)."""
+    global _jieba
+    if _jieba is None:
+        with _jieba_lock:
+            if _jieba is None:
+                import jieba
+
+                jieba.setLogLevel(logging.WARNING)
+                for term in _TERMS:
+                    jieba.add_word(term, freq=200000)
+                _jieba = jieba
+    return _jieba
 
 _ZH_STOP = set("的 了 和 与 及 或 或者 等 在 对 为 并 将 由 其 之 以 于 被 把 是 有 中 上 下 这 那 该 本 应 应当 可以 不得 依照 按照 根据 有关 相关 规定 进行 一 二 三 四 五 六 七 八 九 十".split())
 _EN_STOP = set(
@@ -50,7 +64,9 @@ def token_id(token: str) -> int:
 
 
 def zh_tokens(text: str) -> list[str]:
-    return [t for t in jieba.cut_for_search(text) if _CJK.search(t) and t not in _ZH_STOP]
+    if not _CJK.search(text):  # jieba keeps only tokens with Chinese characters: there are none
+        return []
+    return [t for t in _segmenter().cut_for_search(text) if _CJK.search(t) and t not in _ZH_STOP]
 
 
 @lru_cache(maxsize=50000)

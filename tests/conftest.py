@@ -43,7 +43,7 @@ def advisor(store_dir) -> Advisor:
 def store_copy(store_dir, tmp_path) -> Path:
     """A private copy of the ingested store, for tests that open it from another process."""
     target = tmp_path / "data"
-    shutil.copytree(store_dir, target, ignore=shutil.ignore_patterns(".lock", "advisor-owner.json"))
+    shutil.copytree(store_dir, target, ignore=shutil.ignore_patterns(".lock", ".advisor.lock", "advisor-owner.json"))
     return target
 
 

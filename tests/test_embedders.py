@@ -38,3 +38,25 @@ def test_ingest_and_retrieve_with_a_sentence_transformers_model(tmp_path):
 def test_unknown_embedder_is_a_clear_error():
     with pytest.raises(EmbedderError, match="unknown embedder"):
         get_embedder("word2vec")
+
+
+def test_small_calls_are_remembered_and_ingest_batches_are_not():
+    from advisor.providers.embedders import CachedEmbedder
+
+    calls = []
+
+    class Counting:
+        name, dim, max_chars = "counting", 512, 600
+        inner = get_embedder("use-m3").inner
+
+        def embed(self, texts):
+            calls.append(len(texts))
+            return self.inner.embed(texts)
+
+    cached = CachedEmbedder(Counting(), max_call=4)
+    first = cached.embed(["数据出境", "labels"])
+    again = cached.embed(["labels", "数据出境", "new text"])
+    assert calls == [2, 1] and np.allclose(again[:2], first[::-1])
+    cached.embed([f"batch {i}" for i in range(5)])
+    cached.embed([f"batch {i}" for i in range(5)])
+    assert calls == [2, 1, 5, 5]  # a large call is neither served from nor added to the cache

@@ -35,6 +35,7 @@ def secured(advisor):
 def test_health(api):
     body = api.get("/healthz").json()
     assert body["status"] == "ok" and body["instruments"] >= 11
+    assert body["index"]["state"] == "complete" and body["index"]["chunks"] == body["index"]["expected"] > 600
 
 
 def test_ask_returns_the_cli_answer_json(api):

@@ -29,7 +29,7 @@ def gguf() -> Path:
 @pytest.fixture(scope="module")
 def local(store_dir, gguf, tmp_path_factory):
     data = tmp_path_factory.mktemp("local")
-    shutil.copytree(store_dir, data, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".lock", "advisor-owner.json"))
+    shutil.copytree(store_dir, data, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".lock", ".advisor.lock", "advisor-owner.json"))
     adv = Advisor(make_settings(data, provider="local", local_model_path=gguf, max_answer_tokens=300, answer_sources=5))
     yield adv
     adv.close()

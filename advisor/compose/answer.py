@@ -78,6 +78,7 @@ class Answer:
     profile: dict | None = None          # the business profile the engine assessed (given, or read from the text)
     assumptions: list[dict] = field(default_factory=list)  # facts read from the user's text, with the words behind them
     questions: list[dict] = field(default_factory=list)    # facts the answer depends on that the text does not settle
+    documents: list[Hit] = field(default_factory=list)  # the company's own documents found: shown apart, never cited as law
 
     def to_dict(self) -> dict:
         out = {
@@ -87,6 +88,8 @@ class Answer:
             "as_of": self.as_of.isoformat(),
             "lang": self.lang,
             "warnings": list(self.warnings),
+            "documents": [{"title": d.regulation, "part": d.heading_zh, "path": d.source_path, "text": d.text_zh,
+                           "score": d.score} for d in self.documents],
         }
         if self.profile is not None:
             out.update(profile=self.profile, assumptions=list(self.assumptions), questions=list(self.questions))

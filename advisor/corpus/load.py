@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import os
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -212,9 +215,56 @@ def check_corpus(corpus_dir: Path) -> tuple[Corpus, list[Problem]]:
     return corpus, problems
 
 
-def load_corpus(corpus_dir: Path) -> Corpus:
-    """The validated corpus; raises CorpusError listing every problem."""
+def load_corpus(corpus_dir: Path, cache_dir: Path | None = None) -> Corpus:
+    """The validated corpus; raises CorpusError listing every problem.
+
+    With `cache_dir`, a valid corpus is pickled there under a key made of every file loading reads
+    (all of corpus/ but obligations/) and of this package's code, and loaded from that pickle while
+    neither changes.
+    """
+    path = _cache_path(Path(corpus_dir), cache_dir) if cache_dir is not None else None
+    if path is not None and path.exists():
+        try:
+            with path.open("rb") as f:
+                cached = pickle.load(f)
+            if isinstance(cached, Corpus):
+                return cached
+        except Exception:  # noqa: BLE001 - a damaged or outdated cache is rebuilt
+            pass
     corpus, problems = check_corpus(corpus_dir)
     if problems:
         raise CorpusError([str(p) for p in problems])
+    if path is not None:
+        _write_cache(path, corpus)
     return corpus
+
+
+_CODE = Path(__file__).resolve().parent  # advisor/corpus: the schema and the loader
+
+
+def _cache_path(corpus_dir: Path, cache_dir: Path) -> Path | None:
+    digest = hashlib.sha256(str(corpus_dir.resolve()).encode())  # Corpus.files holds absolute paths
+    try:
+        for root in (corpus_dir, _CODE):
+            for dirpath, dirnames, filenames in os.walk(root):
+                dirnames[:] = sorted(d for d in dirnames if d not in ("obligations", "__pycache__"))
+                for name in sorted(filenames):
+                    file = Path(dirpath, name)
+                    digest.update(f"{file.relative_to(root)}\0".encode())
+                    digest.update(hashlib.sha256(file.read_bytes()).digest())
+    except OSError:
+        return None
+    return cache_dir / f"corpus-{digest.hexdigest()[:32]}.pickle"
+
+
+def _write_cache(path: Path, corpus: Corpus) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for old in path.parent.glob("corpus-*.pickle"):
+            old.unlink(missing_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as f:
+            pickle.dump(corpus, f, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+    except OSError:  # a read-only data folder only costs the speed-up
+        pass

@@ -24,7 +24,7 @@ from advisor.compose.offline import offline_answer
 from advisor.compose.templates import Template, get_template, load_templates
 from advisor.corpus import Corpus, load_corpus
 from advisor.corpus.obligations import Rulebook, load_obligations
-from advisor.errors import BadQuestion, TemplateError
+from advisor.errors import AdvisorError, BadQuestion, StoreError, TemplateError
 from advisor.providers.embedders import Embedder, get_embedder
 from advisor.providers.llms import ChatModel, get_chat_model
 from advisor.retrieve.hybrid import (
@@ -36,12 +36,17 @@ from advisor.retrieve.hybrid import (
     merge_rankings,
     place_controlling,
 )
+from advisor.present.rwlock import ReadWriteLock
 from advisor.settings import Settings, load_settings
-from advisor.store.qdrant import Store
-from advisor.store.sync import SyncReport, sync
+from advisor.store import VectorStore, open_store
+from advisor.store.base import Marker
+from advisor.store.sync import IndexState, SyncReport, expected_marker, index_state, sync, wanted_points
+from ingest.documents import chunk_documents, documents_hash
 
 LANGS = ("en", "zh")
 log = logging.getLogger("advisor")
+DOCUMENT_SLOTS = 3  # parts of the company's own documents shown beside the articles of an answer
+EXCERPT_CHARS = 240
 NO_PROFILE = ("no business could be read from the template's variables, so this answer is a reading of retrieved articles, "
               "not the applicability engine's result; describe the service (what it does, who uses it, where data is "
               "stored) or give a profile (--profile FILE, or the chat's Assess tab)")
@@ -55,10 +60,13 @@ class Advisor:
 
     def __init__(self, settings: Settings | None = None, **overrides: Any):
         self.settings = settings.model_copy(update=overrides) if settings else load_settings(**overrides)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # builds the lazy parts once
+        self._rw = ReadWriteLock()  # searches read concurrently; ingest and close write alone
         self._corpus: Corpus | None = None
         self._embedder: Embedder | None = None
-        self._store: Store | None = None
+        self._store: VectorStore | None = None
+        self._corpus_marker: Marker | None = None  # the corpus part of the expected marker
+        self._ready = False  # the index was found complete (checked once, then after each ingest)
         self._retriever: Retriever | None = None
         self._models: dict[str, ChatModel | None] = {}
         self._rulebook: Rulebook | None = None
@@ -69,7 +77,7 @@ class Advisor:
     def corpus(self) -> Corpus:
         with self._lock:
             if self._corpus is None:
-                self._corpus = load_corpus(self.settings.corpus_dir)
+                self._corpus = load_corpus(self.settings.corpus_dir, self.settings.cache_dir)
             return self._corpus
 
     @property
@@ -84,14 +92,14 @@ class Advisor:
     def embedder(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
-                self._embedder = get_embedder(self.settings.embedder, self.settings.embed_threads)
+                self._embedder = get_embedder(self.settings.embedder, self.settings.embed_threads, self.settings.cache_dir)
             return self._embedder
 
     @property
-    def store(self) -> Store:
+    def store(self) -> VectorStore:
         with self._lock:
             if self._store is None:
-                self._store = Store(self.settings, self.embedder.name)
+                self._store = open_store(self.settings, self.embedder.name)
             return self._store
 
     @property
@@ -150,12 +158,73 @@ class Advisor:
         self._audit(action, subject, detail)
 
     # ---- the features ------------------------------------------------------------------------
-    def ingest(self, console: Console | None = None) -> SyncReport:
-        """Bring the store in line with the corpus (incremental, idempotent)."""
-        with self._lock:
-            report = sync(self.corpus, self.settings, self.embedder, self.store, console)
+    def ingest(self, console: Console | None = None, extra: list[Path] | tuple = (), forget_extra: bool = False) -> SyncReport:
+        """Bring the store in line with the corpus and the company documents (incremental,
+        idempotent); searches wait meanwhile.
+
+        Company documents come from `settings.documents_dirs`, the folder ``data_dir/documents``, the
+        folders of earlier ingests (unless `forget_extra`) and `extra`.
+        """
+        extra_dirs = [Path(d).expanduser().resolve() for d in extra]
+        for folder in extra_dirs:
+            if not folder.is_dir():
+                raise AdvisorError(f"the documents folder {folder} does not exist or is not a folder")
+        with self._rw.write():
+            self._ready = False
+            self._corpus_marker = None
+            recorded = [] if forget_extra or not self.store.exists() else list((self.store.read_marker() or Marker("", 0, "")).documents)
+            folders = self._document_dirs(recorded, extra_dirs, console)
+            documents = chunk_documents(folders, min(self.settings.max_chunk_chars, self.embedder.max_chars))
+            report = sync(self.corpus, self.settings, self.embedder, self.store, console, extra=documents,
+                          documents=tuple(str(f) for f in folders), documents_hash=documents_hash(folders))
             self._retriever = None
             return report
+
+    def _document_dirs(self, recorded: list[str], extra: list[Path], console: Console | None = None) -> list[Path]:
+        """The company document folders, without repeats; a recorded folder that is gone is dropped with a note."""
+        default = self.settings.data_dir / "documents"
+        candidates = [Path(d).expanduser().resolve() for d in self.settings.documents_dirs]
+        candidates += [default.resolve()] if default.is_dir() else []
+        kept = []
+        for folder in [Path(d) for d in recorded]:
+            if folder.is_dir():
+                kept.append(folder)
+            elif console is not None:
+                console.print(f"note: the documents folder {folder} is gone; its documents are removed from the index", highlight=False)
+        return sorted(set(candidates + kept + extra))
+
+    def expected_marker(self, stored: Marker | None = None) -> Marker:
+        """The completion marker an ingest of today's corpus (and of the document folders of the
+        `stored` marker, rehashed now) would write: what the index is checked against."""
+        with self._lock:
+            if self._corpus_marker is None:
+                self._corpus_marker = expected_marker(wanted_points(self.corpus, self.settings, self.embedder), self.embedder)
+            base = self._corpus_marker
+        if stored is not None and any(not Path(d).is_dir() for d in stored.documents):
+            # folders of another machine (a shared Qdrant server): they cannot be checked from here
+            return Marker(base.corpus_hash, base.chunks, base.embedder, documents=stored.documents,
+                          documents_hash=stored.documents_hash)
+        folders = self._document_dirs(list(stored.documents) if stored else [], [])
+        return Marker(base.corpus_hash, base.chunks, base.embedder, documents=tuple(str(f) for f in folders),
+                      documents_hash=documents_hash(folders))
+
+    def index_state(self) -> IndexState:
+        """Whether the index is complete and of today's corpus (for /healthz); never raises for the store's state."""
+        if self._rw.writing:
+            return IndexState("ingesting", "an ingest is running; searches wait for it")
+        with self._rw.read():
+            return index_state(self.store, self.expected_marker)
+
+    def _require_index(self) -> None:
+        """A one-line error (run `advisor ingest`) unless the index is complete; checked once per ingest."""
+        if self._ready:
+            return
+        with self._lock:
+            if not self._ready:
+                state = index_state(self.store, self.expected_marker)
+                if not state.complete:
+                    raise StoreError(state.message)
+                self._ready = True
 
     def retrieve(
         self,
@@ -170,7 +239,8 @@ class Advisor:
         mode: Mode = "hybrid",
     ) -> list[Hit]:
         """The articles that best answer `question`, in force on `as_of` (default: today)."""
-        with self._lock:
+        with self._rw.read():
+            self._require_index()
             return self.retriever.retrieve(
                 question, k, as_of=as_of, instruments=instruments, status=status,
                 include_drafts=include_drafts, all_versions=all_versions, mode=mode,
@@ -199,7 +269,13 @@ class Advisor:
         instruments: list[str] | None = None,
         k: int | None = None,
     ) -> tuple[str, str, list[Hit]]:
-        """(request for the model, one-line question, retrieved articles + their cross-references)."""
+        """(request for the model, one-line question, retrieved articles + their cross-references).
+
+        Parts of the company's own documents are never among them (they are not law): see documents()."""
+        return self._sources(question, template, variables, lang, as_of, instruments, k)[:3]
+
+    def _sources(self, question, template, variables, lang, as_of, instruments, k) -> tuple[str, str, list[Hit], list[Hit]]:
+        """sources(), plus the company document parts found (up to DOCUMENT_SLOTS, beside the k articles)."""
         if lang not in LANGS:
             raise BadQuestion(f"unknown answer language '{lang}'; use en or zh")
         day = as_of or dt.date.today()
@@ -208,23 +284,25 @@ class Advisor:
             tpl = get_template(self.settings.prompts_dir, template)
             values = tpl.check(variables or {}, self.settings.max_question_chars)
             rankings = [self.retrieve(q, 5, as_of=day, instruments=instruments) for q in tpl.render_queries(values)]
-            hits = merge_rankings(rankings, k)
+            hits = merge_rankings(rankings, k + DOCUMENT_SLOTS)
             request, summary = tpl.render_task(values, lang), tpl.summary(values)
         else:
             if variables:
                 raise TemplateError("variables are only used with a template (--template NAME)")
-            hits = self.retrieve(question or "", k, as_of=day, instruments=instruments)
+            hits = self.retrieve(question or "", k + DOCUMENT_SLOTS, as_of=day, instruments=instruments)
             request = summary = (question or "").strip()
+        documents = [h for h in hits if not h.is_law][:DOCUMENT_SLOTS]
+        hits = [h for h in hits if h.is_law][:k]
         with self._lock:
             hits = place_controlling(self.corpus, hits, day)
             hits = hits + cross_references(self.corpus, hits, limit=3)
-        return request, summary, hits
+        return request, summary, hits, documents
 
     def _plan(self, question, k, template, variables, lang, as_of, instruments, provider):
         day = as_of or dt.date.today()
         model = self.chat_model(provider)
-        request, summary, hits = self.sources(question, template=template, variables=variables, lang=lang, as_of=day, instruments=instruments, k=k)
-        return model, request, summary, hits, day
+        request, summary, hits, documents = self._sources(question, template, variables, lang, day, instruments, k)
+        return model, request, summary, hits, day, documents
 
     def ask(
         self,
@@ -252,12 +330,12 @@ class Advisor:
         engine = self._engine_answer(question, template, variables, profile, lang, as_of, provider)
         if engine is not None:
             return engine
-        model, request, summary, hits, day = self._plan(question, k, template, variables, lang, as_of, instruments, provider)
+        model, request, summary, hits, day, documents = self._plan(question, k, template, variables, lang, as_of, instruments, provider)
         if model is None:
             answer = offline_answer(summary, hits, self.embedder, day, lang)
         else:
             answer = model_answer(model, request, summary, hits, self.embedder, day, lang, self.settings.max_answer_tokens)
-        return self._note_missing_profile(template, answer)
+        return _with_documents(self._note_missing_profile(template, answer), documents)
 
     def _note_missing_profile(self, template: str | None, answer: Answer) -> Answer:
         if template and get_template(self.settings.prompts_dir, template).backbone:
@@ -312,17 +390,23 @@ class Advisor:
             yield engine.text
             yield engine
             return
-        model, request, summary, hits, day = self._plan(
+        model, request, summary, hits, day, documents = self._plan(
             question, k, options.get("template"), options.get("variables"), options.get("lang", "en"),
             options.get("as_of"), options.get("instruments"), options.get("provider"),
         )
         if model is None:
             answer = self._note_missing_profile(options.get("template"), offline_answer(summary, hits, self.embedder, day, options.get("lang", "en")))
+            answer = _with_documents(answer, documents)
             yield answer.text
             yield answer
             return
         for piece in stream_answer(model, request, summary, hits, self.embedder, day, options.get("lang", "en"), self.settings.max_answer_tokens):
-            yield self._note_missing_profile(options.get("template"), piece) if isinstance(piece, Answer) else piece
+            if isinstance(piece, Answer):
+                section = documents_section(documents, piece.lang)
+                if section:
+                    yield section
+                piece = _with_documents(self._note_missing_profile(options.get("template"), piece), documents)
+            yield piece
 
     def assess(self, profile: ProfileInput, as_of: dt.date | None = None) -> Assessment:
         """Deterministic cited checklist, risk level and 6-month roadmap for a business profile
@@ -338,7 +422,7 @@ class Advisor:
         return result
 
     def close(self) -> None:
-        with self._lock:
+        with self._rw.write(), self._lock:
             if self._workspace is not None:
                 self._workspace.close()
                 self._workspace = None
@@ -352,3 +436,25 @@ class Advisor:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def documents_section(documents: list[Hit], lang: str) -> str:
+    """The company's own documents found for a question, listed apart from the law and never as law."""
+    if not documents:
+        return ""
+    head = "贵司内部文件（非法规）：" if lang == "zh" else "Your documents (not law):"
+    lines = ["", "", head]
+    for hit in documents:
+        excerpt = hit.text_zh if len(hit.text_zh) <= EXCERPT_CHARS else hit.text_zh[:EXCERPT_CHARS].rstrip() + "…"
+        lines.append(f"- {hit.regulation} ({hit.heading_zh}): \"{excerpt}\"")
+    return "\n".join(lines)
+
+
+def _with_documents(answer: Answer, documents: list[Hit]) -> Answer:
+    """The answer with the company document parts found: after the law in its text, and in `documents`."""
+    if documents:
+        section = documents_section(documents, answer.lang)
+        if not answer.text.endswith(section):
+            answer.text = answer.text.rstrip("\n") + section
+        answer.documents = list(documents)
+    return answer

@@ -41,10 +41,15 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 @app.command()
 @friendly
-def ingest() -> None:
+def ingest(
+    extra: Annotated[Optional[list[Path]], typer.Option(
+        "--extra", help="A folder of your own documents (.md .txt .docx .pdf) to index beside the corpus, never as law; "
+                        "repeatable; kept for later ingests.")] = None,
+    forget_extra: Annotated[bool, typer.Option("--forget-extra", help="Drop the document folders of earlier ingests.")] = False,
+) -> None:
     """Chunk, embed and index the corpus (incremental: unchanged articles are kept)."""
     with _advisor() as advisor:
-        report = advisor.ingest(console=err)
+        report = advisor.ingest(console=err, extra=extra or [], forget_extra=forget_extra)
     out.print(f"ingested: {report.summary()}", highlight=False)
 
 

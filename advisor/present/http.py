@@ -188,8 +188,15 @@ def create_app(advisor: Advisor, mount_ui: bool = False) -> FastAPI:
     guarded = [Depends(auth)]
 
     @app.get("/healthz")
-    def healthz() -> dict:
-        return {"status": "ok", "instruments": len(advisor.corpus), "embedder": settings.embedder, "provider": settings.provider}
+    def healthz():
+        """200 when the index is complete and of today's corpus; 503 with the index state otherwise."""
+        try:
+            index = advisor.index_state().to_dict()
+        except AdvisorError as exc:  # the store cannot be opened or read
+            index = {"state": "unavailable", "message": str(exc)}
+        body = {"status": "ok" if index["state"] == "complete" else "unavailable", "index": index,
+                "instruments": len(advisor.corpus), "embedder": settings.embedder, "provider": settings.provider}
+        return JSONResponse(body, status_code=200 if index["state"] == "complete" else 503)
 
     @app.post("/v1/ask", dependencies=guarded)
     def ask(body: AskRequest) -> dict:
@@ -307,12 +314,13 @@ def create_app(advisor: Advisor, mount_ui: bool = False) -> FastAPI:
 
 
 def serve(advisor: Advisor, host: str | None = None, port: int | None = None, ui: bool = True) -> None:
-    """Ingest if the store is empty, then run the API (and the chat app) with uvicorn."""
+    """Ingest unless the index is complete and of today's corpus, then run the API (and the chat app) with uvicorn."""
     import uvicorn
 
     settings = advisor.settings
-    if not advisor.store.exists():
-        print("no index yet: ingesting the corpus first ...", flush=True)
+    state = advisor.index_state()
+    if not state.complete:
+        print(f"index {state.state}: ingesting the corpus first ...", flush=True)
         print(advisor.ingest().summary(), flush=True)
     host, port = host or settings.host, port or settings.port
     app = create_app(advisor, mount_ui=ui)

@@ -7,18 +7,17 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
-from qdrant_client import models as qm
-
 from advisor.corpus import Article, Corpus, Instrument
 from advisor.corpus.schema import label_en
 from advisor.errors import BadQuestion, UnknownInstrument
 from advisor.providers.embedders import Embedder
 from advisor.settings import Settings
-from advisor.store.qdrant import Store
+from advisor.store.base import Match, Scope, VectorStore
 from ingest.chunk import date_int
 from ingest.sparse import query_vector
 
 Mode = Literal["hybrid", "dense", "sparse"]
+COMPANY_DOCUMENT = "company_document"  # the payload kind of a company's own documents (ingest/documents.py)
 STATUSES = {"in_force", "amended", "superseded", "draft", "repealed"}
 
 
@@ -46,6 +45,12 @@ class Hit:
     missing: str | None = None  # what of the instrument is not in the corpus (None when complete)
     # later articles that control where this one differs: instrument, article, label, label_en, note_en, note_zh
     displaced_by: list[dict] = field(default_factory=list)
+    kind: str = "law"  # "company_document": a part of the company's own documents, never law
+    source_path: str | None = None  # the file of a company document
+
+    @property
+    def is_law(self) -> bool:
+        return self.kind != COMPANY_DOCUMENT
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -112,46 +117,31 @@ def check_question(question: str, settings: Settings) -> str:
 
 
 class Retriever:
-    def __init__(self, settings: Settings, corpus: Corpus, embedder: Embedder, store: Store):
+    def __init__(self, settings: Settings, corpus: Corpus, embedder: Embedder, store: VectorStore):
         self.settings = settings
         self.corpus = corpus
         self.embedder = embedder
         self.store = store
-        self._checked = False
 
-    def _filter(
+    def scope(
         self,
         as_of: dt.date | None,
         instruments: list[str] | None,
         status: list[str] | None,
         include_drafts: bool,
-    ) -> qm.Filter:
-        must: list = []
+    ) -> Scope:
+        """The store's filter for these options; a clear error for an unknown instrument or status."""
         if instruments:
             unknown = [i for i in instruments if i not in self.corpus.instruments]
             if unknown:
                 known = ", ".join(sorted(self.corpus.instruments))
                 raise UnknownInstrument(f"unknown instrument id(s): {', '.join(unknown)}; known ids: {known}")
-            must.append(qm.FieldCondition(key="instrument_id", match=qm.MatchAny(any=list(instruments))))
         if status:
             bad = [s for s in status if s not in STATUSES]
             if bad:
                 raise BadQuestion(f"unknown status {', '.join(bad)}; use one of {', '.join(sorted(STATUSES))}")
-            must.append(qm.FieldCondition(key="status", match=qm.MatchAny(any=list(status))))
-        if as_of is not None:
-            day = date_int(as_of, 0)
-            in_force = qm.Filter(must=[
-                qm.FieldCondition(key="valid_from", range=qm.Range(lte=day)),
-                qm.FieldCondition(key="valid_to", range=qm.Range(gt=day)),
-                qm.FieldCondition(key="is_draft", match=qm.MatchValue(value=False)),
-            ])
-            if include_drafts:
-                must.append(qm.Filter(should=[in_force, qm.FieldCondition(key="is_draft", match=qm.MatchValue(value=True))]))
-            else:
-                must.append(in_force)
-        elif not include_drafts:
-            must.append(qm.FieldCondition(key="is_draft", match=qm.MatchValue(value=False)))
-        return qm.Filter(must=must)
+        return Scope(day=date_int(as_of, 0) if as_of is not None else None, instruments=tuple(instruments or ()),
+                     statuses=tuple(status or ()), include_drafts=include_drafts)
 
     def retrieve(
         self,
@@ -170,11 +160,8 @@ class Retriever:
         k = k or self.settings.k
         if k < 1 or k > 100:
             raise BadQuestion(f"k must be between 1 and 100, not {k}")
-        if not self._checked:
-            self.store.require()
-            self._checked = True
         day = None if all_versions else (as_of or dt.date.today())
-        flt = self._filter(day, instruments, status, include_drafts)
+        scope = self.scope(day, instruments, status, include_drafts)
         dense_zh = dense_en = sparse = None
         if mode in ("hybrid", "dense"):
             vector = self.embedder.embed([text])[0].tolist()
@@ -185,16 +172,21 @@ class Retriever:
         if mode in ("hybrid", "sparse"):
             sparse = query_vector(text)
         depth = max(self.settings.prefetch, k * 3)
-        points = self.store.hybrid(dense_zh, dense_en, sparse, flt, limit=depth, prefetch=depth, sparse_weight=self.settings.sparse_weight)
+        points = self.store.search(dense_zh, dense_en, sparse, scope, limit=depth, prefetch=depth, sparse_weight=self.settings.sparse_weight)
         return place_controlling(self.corpus, self._collapse(points, k), day or dt.date.today())
 
-    def _collapse(self, points: list[qm.ScoredPoint], k: int) -> list[Hit]:
+    def _collapse(self, points: list[Match], k: int) -> list[Hit]:
         """One hit per article, ranked by its best part; whole article texts from the corpus."""
         hits: dict[tuple[str, int], Hit] = {}
         for p in points:
-            pl = p.payload or {}
+            pl = p.payload
             key = (pl["instrument_id"], int(pl["article"]))
             if key in hits:
+                continue
+            if pl.get("kind") == COMPANY_DOCUMENT:
+                hits[key] = _document_hit(pl, p.score)
+                if len(hits) == k:
+                    break
                 continue
             inst = self.corpus.instruments.get(key[0])
             art = inst.article(key[1]) if inst else None
@@ -204,6 +196,19 @@ class Retriever:
             if len(hits) == k:
                 break
         return list(hits.values())
+
+
+def _document_hit(payload: dict, score: float) -> Hit:
+    """A part of a company document, as stored (it is not in the corpus)."""
+    text = payload.get("text_zh", "")
+    title = payload.get("title_zh", "")
+    return Hit(
+        regulation=title, regulation_en=payload.get("title_en", title), short_en=payload.get("title_en", title),
+        instrument_id=payload["instrument_id"], article=int(payload["article"]), heading_zh=payload.get("heading_zh", ""),
+        score=round(float(score), 6), text_zh=text, text_en=payload.get("text_en", ""), matched_zh=text, chapter=None,
+        status="company", effective=None, source_url=None, verified=False, kind=COMPANY_DOCUMENT,
+        source_path=payload.get("source_path"),
+    )
 
 
 def merge_rankings(rankings: list[list[Hit]], k: int, rrf_k: int = 60) -> list[Hit]:
@@ -264,6 +269,8 @@ def cross_references(corpus: Corpus, hits: list[Hit], limit: int = 4) -> list[Hi
     have = {(h.instrument_id, h.article) for h in hits}
     extra: list[Hit] = []
     for hit in hits:
+        if not hit.is_law:
+            continue
         art = corpus.instruments[hit.instrument_id].article(hit.article)
         for ref in art.refs if art else []:
             if ref.article is None:
