@@ -24,27 +24,36 @@ class Chunk:
     text_zh: str
     text_en: str
     payload: dict = field(hash=False, compare=False)
+    gist_zh: str = ""                     # our note on the article (corpus/annotations), never quoted as law
+    gist_en: str = ""
+    keywords_zh: tuple[str, ...] = ()
+    keywords_en: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
         return f"{self.instrument_id}#{self.article}.{self.part}"
 
     def dense_texts(self) -> tuple[str, str]:
-        """What the embedder sees: title and article heading, then the text, per language."""
+        """What the embedder sees, per language: title and article heading, our note on the article (its gist
+        and the words users type: corpus/annotations), then the text."""
         p = self.payload
-        zh = f"{p['title_zh']} {p['heading_zh']}\n{self.text_zh}"
-        en = f"{p['short_en']}, {p.get('heading_en') or f'Article {self.article}'}\n{self.text_en}"
+        note_zh = f"{self.gist_zh} {' '.join(self.keywords_zh)}".strip()
+        note_en = f"{self.gist_en} {', '.join(self.keywords_en)}".strip()
+        zh = f"{p['title_zh']} {p['heading_zh']}\n" + (f"{note_zh}\n" if note_zh else "") + self.text_zh
+        en = f"{p['short_en']}, {p.get('heading_en') or f'Article {self.article}'}\n" + (f"{note_en}\n" if note_en else "") + self.text_en
         return zh, en
 
     def sparse_text(self) -> str:
-        """What the BM25 vector is computed from: titles, heading and both texts."""
+        """What the BM25 vector is computed from: titles, heading, both texts and the note's words."""
         p = self.payload
-        return f"{p['title_zh']} {p['heading_zh']} {self.text_zh}\n{p['short_en']} article {self.article} {self.text_en}"
+        note = f"{self.gist_zh} {' '.join(self.keywords_zh)} {self.gist_en} {' '.join(self.keywords_en)}".strip()
+        return f"{p['title_zh']} {p['heading_zh']} {self.text_zh}\n{p['short_en']} article {self.article} {self.text_en}" + (
+            f"\n{note}" if note else "")
 
     def content_hash(self) -> str:
-        """Hash of what the embeddings depend on (changes only when the text does)."""
+        """Hash of what the vectors depend on (changes only when the text or the note does)."""
         zh, en = self.dense_texts()
-        return hashlib.sha256(f"{zh}\x00{en}".encode("utf-8")).hexdigest()
+        return hashlib.sha256(f"{zh}\x00{en}\x00{self.sparse_text()}".encode("utf-8")).hexdigest()
 
     def payload_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.payload, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
@@ -102,15 +111,22 @@ def _payload(corpus: Corpus, inst: Instrument, art: Article, part: int, parts: i
     } | ({"heading_en": art.heading_en} if art.heading_en else {})
 
 
-def chunk_corpus(corpus: Corpus, max_chars: int) -> list[Chunk]:
-    """Every chunk of every instrument version (drafts included; retrieval filters them)."""
+def chunk_corpus(corpus: Corpus, max_chars: int, notes: bool = True) -> list[Chunk]:
+    """Every chunk of every instrument version (drafts included; retrieval filters them). With `notes`, each
+    chunk carries our note on its article (role in the payload; gist and keywords in its vectors)."""
     chunks = []
     for inst in corpus:
         for art in inst.articles:
             parts = split_lines(art.zh, art.en, max_chars)
+            note = corpus.annotations.get(inst.id, art.number) if notes else None
             for index, (zh, en) in enumerate(parts, start=1):
                 payload = _payload(corpus, inst, art, index, len(parts))
                 payload["text_zh"] = zh
                 payload["text_en"] = en
-                chunks.append(Chunk(inst.id, art.number, index, len(parts), zh, en, payload))
+                if note is None:
+                    chunks.append(Chunk(inst.id, art.number, index, len(parts), zh, en, payload))
+                    continue
+                payload["role"] = note.role
+                chunks.append(Chunk(inst.id, art.number, index, len(parts), zh, en, payload, note.gist_zh, note.gist_en,
+                                    tuple(note.keywords_zh), tuple(note.keywords_en)))
     return chunks

@@ -100,7 +100,15 @@ def document_vector(text: str) -> tuple[list[int], list[float]]:
     return indices, values
 
 
-def query_vector(text: str) -> tuple[list[int], list[float]]:
-    """One unit weight per distinct query token."""
-    indices, _, _ = _merge(Counter(set(tokens(text))))
-    return indices, [1.0] * len(indices)
+def query_vector(text: str, extra: str = "", extra_weight: float = 0.5) -> tuple[list[int], list[float]]:
+    """One unit weight per distinct query token; tokens only in `extra` (an expansion of the question) get
+    `extra_weight`."""
+    own = set(tokens(text))
+    added = set(tokens(extra)) - own if extra else set()
+    weights: dict[int, float] = {}
+    for tok in added:
+        weights[token_id(tok)] = max(weights.get(token_id(tok), 0.0), extra_weight)
+    for tok in own:
+        weights[token_id(tok)] = 1.0
+    indices = sorted(weights)
+    return indices, [weights[i] for i in indices]

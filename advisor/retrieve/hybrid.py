@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
 from advisor.corpus import Article, Corpus, Instrument
 from advisor.corpus.schema import label_en
 from advisor.errors import BadQuestion, UnknownInstrument
-from advisor.providers.embedders import Embedder
+from advisor.retrieve.glossary import expansion, load_glossary, named_instruments
+from advisor.providers.embedders import Embedder, embed_queries
 from advisor.settings import Settings
 from advisor.store.base import Match, Scope, VectorStore
 from ingest.chunk import date_int
@@ -164,16 +166,18 @@ class Retriever:
         scope = self.scope(day, instruments, status, include_drafts)
         dense_zh = dense_en = sparse = None
         if mode in ("hybrid", "dense"):
-            vector = self.embedder.embed([text])[0].tolist()
+            vector = embed_queries(self.embedder, [text])[0].tolist()
             lang = question_language(text)
             # "rrf-lang": only the vector of the question's language; "rrf": both languages' vectors
             dense_zh = vector if self.settings.fusion == "rrf" or lang == "zh" or mode == "dense" else None
             dense_en = vector if self.settings.fusion == "rrf" or lang == "en" or mode == "dense" else None
+        glossary = load_glossary(Path(self.settings.corpus_dir) / "glossary.yaml")
         if mode in ("hybrid", "sparse"):
-            sparse = query_vector(text)
+            sparse = query_vector(text, " ".join(expansion(text, glossary)))
         depth = max(self.settings.prefetch, k * 3)
         points = self.store.search(dense_zh, dense_en, sparse, scope, limit=depth, prefetch=depth, sparse_weight=self.settings.sparse_weight)
-        return place_controlling(self.corpus, self._collapse(points, k), day or dt.date.today())
+        hits = rank_by_role(self.corpus, self._collapse(points, depth), text, named_instruments(text, glossary))[:k]
+        return place_controlling(self.corpus, hits, day or dt.date.today())
 
     def _collapse(self, points: list[Match], k: int) -> list[Hit]:
         """One hit per article, ranked by its best part; whole article texts from the corpus."""
@@ -196,6 +200,35 @@ class Retriever:
             if len(hits) == k:
                 break
         return list(hits.values())
+
+
+# Articles whose role a question rarely asks about rank lower unless the question asks for that role:
+# a penalty article repeats the duty's words but is not the answer to "must we ...?".
+ROLE_WEIGHT = {"penalty": 0.5, "definition": 0.6, "final": 0.4, "purpose": 0.5, "authority": 0.7}
+ASKED_BOOST = 1.5  # an article of the role the question asks for (a penalty question: the penalty articles)
+NAMED_BOOST = 1.3  # an article of an instrument the question names
+_ASKS_FOR = {
+    "penalty": re.compile(r"(?i)fine|penalt|punish|sanction|liab|consequence|violat|breach of|罚|处罚|法律责任|后果|吊销|没收|违反|追究"),
+    "definition": re.compile(r"(?i)what (is|are|counts|does .* mean)|defin|meaning|count as|considered|是指|定义|什么是|算不算|属于.*吗|含义|指的是"),
+    "final": re.compile(r"(?i)when|effective|take effect|in force|start date|apply from|生效|施行|什么时候|何时|起实施"),
+    "purpose": re.compile(r"(?i)purpose|why|legal basis of the|目的|为什么|立法依据"),
+    "authority": re.compile(r"(?i)regulator|authorit|who (supervises|enforces|is responsible)|which (agency|department)|监管|主管部门|谁负责|哪个部门|职责"),
+}
+
+
+def rank_by_role(corpus: Corpus, hits: list[Hit], question: str, named: set[str] = frozenset()) -> list[Hit]:
+    """Hits re-ranked so that penalty, definition, entry-into-force, purpose and authority articles (by our
+    note on each article, corpus/annotations) come after the duties, unless the question asks for them; and
+    the articles of an instrument the question names ("under the PIPL") come first among equals."""
+    asked = {role for role, pattern in _ASKS_FOR.items() if pattern.search(question)}
+
+    def weight(hit: Hit) -> float:
+        role = corpus.annotations.role(hit.instrument_id, hit.article) if hit.is_law else None
+        factor = ASKED_BOOST if role in asked else ROLE_WEIGHT.get(role or "", 1.0)
+        return factor * (NAMED_BOOST if hit.instrument_id in named else 1.0)
+
+    scored = [(hit.score * weight(hit), n, hit) for n, hit in enumerate(hits)]
+    return [replace(hit, score=round(score, 6)) for score, _, hit in sorted(scored, key=lambda t: (-t[0], t[1]))]
 
 
 def _document_hit(payload: dict, score: float) -> Hit:
