@@ -40,6 +40,10 @@ class TemplateError(AdvisorError):
     pass
 
 
+class UnknownProvider(AdvisorError):
+    """A provider that does not exist, or that requests may not pick (see settings.allowed_providers)."""
+
+
 class ProviderError(AdvisorError):
     """The language model failed (after retries); the message never holds a key."""
 

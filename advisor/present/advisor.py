@@ -25,7 +25,7 @@ from advisor.corpus import Corpus, load_corpus
 from advisor.corpus.obligations import Rulebook, load_obligations
 from advisor.errors import BadQuestion, TemplateError
 from advisor.providers.embedders import Embedder, get_embedder
-from advisor.providers.llms import ChatModel, get_chat_model
+from advisor.providers.llms import ChatModel, allowed_providers, check_provider, get_chat_model, settings_for
 from advisor.retrieve.hybrid import (
     Hit,
     Mode,
@@ -126,12 +126,17 @@ class Advisor:
         """The prompt templates (prompts/*.toml), by name."""
         return load_templates(self.settings.prompts_dir)
 
+    def allowed_providers(self) -> list[str]:
+        """The providers a request may pick (settings.allowed_providers; default: the configured one and offline)."""
+        return allowed_providers(self.settings)
+
     def chat_model(self, provider: str | None = None) -> ChatModel | None:
-        """The configured language model (None: offline). `provider` overrides the setting."""
-        name = provider or self.settings.provider
+        """The configured language model (None: offline). `provider` picks another allowed one, which then uses
+        only its own preset (URL, model, key variable), never the configured provider's."""
+        name = check_provider(self.settings, provider or self.settings.provider)
         with self._lock:
             if name not in self._models:
-                self._models[name] = get_chat_model(self.settings.model_copy(update={"provider": name}))
+                self._models[name] = get_chat_model(settings_for(self.settings, name))
             return self._models[name]
 
     def sources(

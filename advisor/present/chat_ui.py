@@ -81,10 +81,15 @@ def variable_updates(templates: dict[str, Template], name: str | None) -> list[d
 
 
 def provider_choices(advisor: Advisor) -> tuple[list[tuple[str, str]], str]:
-    """(label, name) for every provider, marking the ones without a key; and the default name."""
+    """(label, name) for every provider a user may pick here (settings.allowed_providers), marking the ones
+    without a key; and the default name."""
     choices = []
+    allowed = advisor.allowed_providers()
     for row in describe_providers(advisor.settings):
-        label = row["name"] + (f" · {row['model']}" if row.get("model") else "")
+        if row["name"] not in allowed:
+            continue
+        model = advisor.settings.model if row["name"] == advisor.settings.provider and advisor.settings.model else row.get("model")
+        label = row["name"] + (f" · {model}" if model else "")
         if row["name"] == "offline":
             label += " (no model: quoted extracts)"
         elif not row["configured"]:

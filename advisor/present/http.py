@@ -39,6 +39,7 @@ from advisor.errors import (
     StoreError,
     TemplateError,
     UnknownInstrument,
+    UnknownProvider,
 )
 from advisor.present.advisor import Advisor
 
@@ -105,7 +106,7 @@ class ChatRequest(BaseModel):
 def _status_for(exc: AdvisorError) -> int:
     if isinstance(exc, ProfileError):  # a bad profile is invalid input, like a bad request field
         return 422
-    if isinstance(exc, (BadQuestion, TemplateError, UnknownInstrument)):
+    if isinstance(exc, (BadQuestion, TemplateError, UnknownInstrument, UnknownProvider)):
         return 400
     if isinstance(exc, (StoreError, ProviderError, EmbedderError, CorpusError)):
         return 503

@@ -17,6 +17,7 @@ from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
 from advisor.errors import StoreError
+from advisor.redact import redact_url, redact_urls
 from advisor.settings import Settings
 
 DENSE_ZH = "dense_zh"
@@ -48,7 +49,7 @@ class Store:
     def __init__(self, settings: Settings, embedder_name: str):
         self.settings = settings
         self.collection = f"{settings.collection}__{embedder_name}"
-        self.location = settings.qdrant_url or str(settings.store_path)
+        self.location = redact_url(settings.qdrant_url) if settings.qdrant_url else str(settings.store_path)
         self.client = self._connect(settings)
 
     # ---- connection -------------------------------------------------------------------------
@@ -86,7 +87,7 @@ class Store:
             raise
         except Exception as exc:  # noqa: BLE001 - network and server errors become one message
             if self.settings.qdrant_url:
-                raise StoreError(f"the Qdrant server at {self.location} failed to {what}: {type(exc).__name__}: {exc}") from None
+                raise StoreError(f"the Qdrant server at {self.location} failed to {what}: {type(exc).__name__}: {redact_urls(str(exc))}") from None
             raise StoreError(f"the store at {self.location} failed to {what}: {type(exc).__name__}: {exc}") from None
 
     def close(self) -> None:
