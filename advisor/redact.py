@@ -17,7 +17,7 @@ _LOGGERS = ("httpx", "httpcore", "httpx2", "httpcore2", "openai", "openai._base_
 
 
 def redact_url(url: object) -> str:
-    """`url` without userinfo and with its query and fragment values hidden; never raises."""
+    """`url` without userinfo, with its query values (names kept) and fragment hidden; never raises."""
     text = str(url) if url is not None else ""
     try:
         parts = urlsplit(text)
@@ -27,7 +27,8 @@ def redact_url(url: object) -> str:
         return text
     host = parts.netloc.rsplit("@", 1)[-1]
     netloc = f"{HIDDEN}@{host}" if "@" in parts.netloc else host
-    query = HIDDEN if parts.query else ""
+    query = "&".join(f"{name}={HIDDEN}" if sep else HIDDEN
+                     for name, sep, _ in (field.partition("=") for field in parts.query.split("&")) if name or sep)
     fragment = HIDDEN if parts.fragment else ""
     return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
 

@@ -7,6 +7,7 @@ from typing import Iterator
 
 from advisor.compose.answer import DISCLAIMER_EN, DISCLAIMER_ZH, Answer
 from advisor.compose.citations import CitationChecker, citation_tag
+from advisor.compose.markup import neutralise_md
 from advisor.compose.offline import offline_answer, select_quotes, unverified_warnings
 from advisor.errors import ProviderError
 from advisor.providers.embedders import Embedder
@@ -112,13 +113,13 @@ def stream_answer(model: ChatModel, request: str, question: str, sources: list[H
             buffer += piece
             while "\n" in buffer:
                 line, buffer = buffer.split("\n", 1)
-                produced.append(checker.check_line(line) + "\n")
+                produced.append(neutralise_md(checker.check_line(line)) + "\n")
                 if settled():
                     while sent < len(produced):
                         yield produced[sent]
                         sent += 1
         if buffer:
-            produced.append(checker.check_line(buffer))
+            produced.append(neutralise_md(checker.check_line(buffer)))
     except ProviderError as exc:
         fallback = offline_answer(question, sources, embedder, as_of, lang, provider="offline")
         if sent:
@@ -149,5 +150,5 @@ def model_answer(model: ChatModel, request: str, question: str, sources: list[Hi
         fallback.warnings.insert(0, f"{exc}; showing extracted text instead of a model answer")
         return fallback
     checker = CitationChecker(sources, lang)
-    checked = "\n".join(checker.check_line(line) for line in text.split("\n"))
+    checked = "\n".join(neutralise_md(checker.check_line(line)) for line in text.split("\n"))
     return _finish(checker, checked, sources, question, embedder, as_of, lang, provider)

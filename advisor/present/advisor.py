@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import threading
+import weakref
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -42,10 +44,22 @@ NO_PROFILE = ("no business profile was given, so this answer is a reading of ret
               "engine's result; give a profile (--profile FILE, or the chat's Assess tab) for the deterministic checklist")
 
 
+_OPEN: "weakref.WeakSet[Advisor]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_advisors() -> None:
+    """Close every Advisor still open when the interpreter exits, while closing can still import what it needs
+    (otherwise QdrantClient.__del__ prints "Exception ignored ... Python is likely shutting down")."""
+    for advisor in list(_OPEN):
+        advisor.close()
+
+
 class Advisor:
     """`Advisor()` works with no configuration: embedded store, default embedder, offline answers.
 
-    Keyword arguments override settings (e.g. ``Advisor(qdrant_path="/tmp/store")``).
+    Keyword arguments override settings (e.g. ``Advisor(qdrant_path="/tmp/store")``). Close it with
+    ``close()`` or use it as a context manager; one still open at interpreter exit is closed then.
     """
 
     def __init__(self, settings: Settings | None = None, **overrides: Any):
@@ -57,6 +71,7 @@ class Advisor:
         self._retriever: Retriever | None = None
         self._models: dict[str, ChatModel | None] = {}
         self._rulebook: Rulebook | None = None
+        _OPEN.add(self)
 
     # ---- lazily built parts ------------------------------------------------------------------
     @property
@@ -188,11 +203,13 @@ class Advisor:
         instruments: list[str] | None = None,
         provider: str | None = None,
         profile: ProfileInput | None = None,
+        temperature: float | None = None,
     ) -> Answer:
         """An answer whose every citation is checked against the articles it was built from.
 
         `profile` (a Profile, mapping or YAML/JSON path) answers the risk_level and roadmap templates
         from the applicability engine; a model, if configured, may only reword the engine's items.
+        `temperature` is passed to the model (None: the provider's setting; offline extracts do not vary).
         """
         if profile is not None:
             return self._engine_answer(template, variables, profile, lang, as_of, provider)
@@ -200,7 +217,8 @@ class Advisor:
         if model is None:
             answer = offline_answer(summary, hits, self.embedder, day, lang)
         else:
-            answer = model_answer(model, request, summary, hits, self.embedder, day, lang, self.settings.max_answer_tokens)
+            answer = model_answer(model, request, summary, hits, self.embedder, day, lang, self.settings.max_answer_tokens,
+                                  temperature)
         return self._note_missing_profile(template, answer)
 
     def _note_missing_profile(self, template: str | None, answer: Answer) -> Answer:
@@ -224,11 +242,11 @@ class Advisor:
 
     def ask_stream(self, question: str | None = None, k: int | None = None, **options: Any) -> Iterator[str | Answer]:
         """Like ask(), but yields checked lines of the answer as they are written, then the final Answer."""
-        unknown = set(options) - {"template", "variables", "lang", "as_of", "instruments", "provider", "profile"}
+        unknown = set(options) - {"template", "variables", "lang", "as_of", "instruments", "provider", "profile", "temperature"}
         if unknown:
             raise TypeError(f"ask_stream() got unexpected option(s): {', '.join(sorted(unknown))}")
         if options.get("profile") is not None:  # the engine's answer is checked as a whole, then shown
-            answer = self.ask(question, k, **options)
+            answer = self.ask(question, k, **{k_: v for k_, v in options.items() if k_ != "temperature"})
             yield answer.text
             yield answer
             return
@@ -241,7 +259,8 @@ class Advisor:
             yield answer.text
             yield answer
             return
-        for piece in stream_answer(model, request, summary, hits, self.embedder, day, options.get("lang", "en"), self.settings.max_answer_tokens):
+        for piece in stream_answer(model, request, summary, hits, self.embedder, day, options.get("lang", "en"),
+                                   self.settings.max_answer_tokens, options.get("temperature")):
             yield self._note_missing_profile(options.get("template"), piece) if isinstance(piece, Answer) else piece
 
     def assess(self, profile: ProfileInput, as_of: dt.date | None = None) -> Assessment:

@@ -27,6 +27,7 @@ from typing import Any, Iterator
 import gradio as gr
 
 from advisor.compose.answer import DISCLAIMER_EN, DISCLAIMER_ZH, Answer, Citation
+from advisor.compose.markup import md_text
 from advisor.compose.templates import Template
 from advisor.errors import AdvisorError
 from advisor.present.advisor import Advisor
@@ -104,10 +105,11 @@ def provider_choices(advisor: Advisor) -> tuple[list[tuple[str, str]], str]:
 def request_summary(tpl: Template | None, question: str, values: dict[str, str], profile: dict | None = None) -> str:
     """What the user asked, as shown in the chat."""
     if tpl is None:
-        return question
-    lines = [f"**{tpl.title}**"] + [f"- {k.replace('_', ' ')}: {v}" for k, v in values.items()]
+        return md_text(question)  # the user's words, shown as typed: never markup, links or images
+    lines = [f"**{tpl.title}**"] + [f"- {k.replace('_', ' ')}: {md_text(v)}" for k, v in values.items()]
     if profile is not None:
-        lines.append(f"- profile · 画像: {profile.get('name') or 'from the Assess tab · 来自合规评估页'}")
+        name = md_text(profile["name"]) if profile.get("name") else "from the Assess tab · 来自合规评估页"
+        lines.append(f"- profile · 画像: {name}")
     return "\n".join(lines)
 
 
@@ -155,7 +157,7 @@ def citations_markdown(advisor: Advisor, answer: Answer) -> str:
     else:
         parts.append("_No article was cited. / 未引用任何条文。_")
     if answer.warnings:
-        parts.append("**Citation check 引用核对**\n\n" + "\n".join(f"- ⚠️ {html.escape(w, quote=False)}" for w in answer.warnings))
+        parts.append("**Citation check 引用核对**\n\n" + "\n".join(f"- ⚠️ {md_text(w)}" for w in answer.warnings))
     parts.append(f"**As of 截至:** {answer.as_of.isoformat()} · **Answered by 回答来源:** {answer.provider}")
     parts.append(f"*{DISCLAIMER}*")
     return "\n\n---\n\n".join(parts)
@@ -298,5 +300,5 @@ def build_ui(advisor: Advisor) -> gr.Blocks:
         question.submit(respond, inputs=inputs, outputs=outputs)
         clear_btn.click(clear, outputs=[chatbot, history, citations, download], queue=False)
 
-    demo.queue(default_concurrency_limit=advisor.settings.concurrency)
+    demo.queue(default_concurrency_limit=advisor.settings.concurrency, max_size=advisor.settings.max_queue)
     return demo

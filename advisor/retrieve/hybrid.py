@@ -10,7 +10,7 @@ from typing import Literal
 from qdrant_client import models as qm
 
 from advisor.corpus import Corpus
-from advisor.errors import BadQuestion, UnknownInstrument
+from advisor.errors import BadQuestion, UnknownInstrument, text_problem
 from advisor.providers.embedders import Embedder
 from advisor.settings import Settings
 from advisor.store.qdrant import Store
@@ -60,11 +60,14 @@ def question_language(text: str) -> str:
 
 
 def check_question(question: str, settings: Settings) -> str:
-    """The question, stripped; a clear error if it is empty or too long."""
+    """The question, stripped; a clear error if it is empty, malformed or too long."""
     if not isinstance(question, str):
         raise BadQuestion("the question must be text")
     text = question.strip()
-    if not text:
+    problem = text_problem(text) if text else None
+    if problem and "malformed" in problem:
+        raise BadQuestion(f"the question {problem}; send valid Unicode")
+    if not text or problem:
         raise BadQuestion("the question is empty: ask something, e.g. \"Do I need to label AI-generated images?\"")
     if len(text) > settings.max_question_chars:
         raise BadQuestion(

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from advisor.compose.answer import Answer
 from advisor.errors import AdvisorError
@@ -234,6 +235,9 @@ def build_router(ask: Ask, settings: Settings, client: PlatformClient | None = N
         except Rejected as exc:
             log.warning("%s: rejected a request from %s: %s (HTTP %d)", name, client_address(request), exc.reason, exc.status)
             return error_response(exc.status, exc.reason)
+        except HTTPException as exc:  # e.g. the body limit, raised while the body arrives
+            log.warning("%s: rejected a request from %s: %s (HTTP %d)", name, client_address(request), exc.detail, exc.status_code)
+            return error_response(exc.status_code, str(exc.detail))
         except Exception as exc:  # a bug: no traceback or content goes back to the caller
             log.exception("%s: internal error handling a request from %s (%s)", name, client_address(request), type(exc).__name__)
             return error_response(500, "internal error")
