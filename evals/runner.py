@@ -48,7 +48,8 @@ RECALL_KS = (1, 3, 5, 10)
 METRICS = ("recall@1", "recall@3", "recall@5", "recall@10", "mrr", "ndcg@10")
 ANSWER_METRICS = ("citation_validity", "citation_precision", "citation_recall", "key_point_coverage")
 CHART_METRICS = ("recall@1", "recall@3", "recall@5", "recall@10", "mrr")
-REQUIRED_FIELDS = ("id", "question", "lang", "template", "variables", "gold", "key_points", "tags")
+REQUIRED_FIELDS = ("id", "question", "lang", "gold")
+OPTIONAL_FIELDS = {"template": None, "variables": {}, "key_points": [], "tags": [], "as_of": None}
 LANGS = ("en", "zh")
 SUPPORTED_PROVIDERS = ("offline",)
 KEY_POINT_NOTE = (
@@ -111,6 +112,7 @@ def _parse_gold_line(line: str, where: str, corpus: Corpus, today: dt.date, numb
     missing = [f for f in REQUIRED_FIELDS if f not in raw]
     if missing:
         raise AdvisorError(f"{where}: missing field(s) {', '.join(missing)}")
+    raw = {**{k: (v.copy() if isinstance(v, (dict, list)) else v) for k, v in OPTIONAL_FIELDS.items()}, **raw}
     if not isinstance(raw["id"], str) or not raw["id"].strip():
         raise AdvisorError(f"{where}: 'id' must be a non-empty string")
     where = f"{where} ({raw['id']})"
