@@ -20,9 +20,12 @@ PACKAGED_DATA = Path(__file__).resolve().parent / "_data"  # corpus/ and prompts
 
 
 def data_path(name: str) -> Path:
-    """A shipped data folder (corpus, prompts): beside the source tree in a checkout, else inside the package."""
+    """A shipped data folder (corpus, prompts): beside the source tree in a checkout (where pyproject.toml is),
+    else the copy inside the installed package (the wheel's advisor/_data, see setup.py)."""
     checkout = PROJECT_ROOT / name
-    return checkout if checkout.is_dir() or not (PACKAGED_DATA / name).is_dir() else PACKAGED_DATA / name
+    if (PROJECT_ROOT / "pyproject.toml").is_file() and checkout.is_dir():
+        return checkout
+    return PACKAGED_DATA / name if (PACKAGED_DATA / name).is_dir() else checkout
 
 
 DEFAULT_CORPUS = data_path("corpus")
