@@ -96,7 +96,7 @@ class Settings(BaseSettings):
                                                            "webhooks needs it (bearer header, or the login page's cookie)")
     max_body_bytes: int = 64_000
     concurrency: int = Field(4, ge=1, description="answers and retrievals worked on at once")
-    max_queue: int = Field(32, ge=0, description="requests waiting for a worker; beyond it they get 503 + Retry-After")
+    max_queue: int = Field(16, ge=0, description="requests waiting for a worker; beyond it they get 503 + Retry-After")
     retry_after: int = Field(5, ge=1, description="seconds a refused (503) client is told to wait")
     session_hours: float = Field(12.0, gt=0, description="how long the chat page's login cookie lasts")
 

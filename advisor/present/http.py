@@ -25,6 +25,7 @@ import hmac
 import itertools
 import json
 import logging
+import sys
 import time
 import uuid
 from typing import Any, Literal
@@ -424,6 +425,9 @@ def serve(advisor: Advisor, host: str | None = None, port: int | None = None, ui
         print("no index yet: ingesting the corpus first ...", flush=True)
         print(advisor.ingest().summary(), flush=True)
     host, port = host or settings.host, port or settings.port
+    if settings.api_token is None and host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {host} without ADVISOR_API_TOKEN: anyone who can reach this port can use the "
+              "advisor and its configured model; set a token (see README, Deploying)", file=sys.stderr, flush=True)
     app = create_app(advisor, mount_ui=ui)
     print(f"China AI compliance advisor on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
