@@ -9,9 +9,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterable
@@ -23,6 +22,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from advisor.errors import AdvisorError
+from advisor.redact import install_log_redaction
 from advisor.settings import Settings
 
 log = logging.getLogger("advisor.bots")
@@ -36,28 +36,6 @@ _WECOM_BAD_TOKEN = {40001, 40014, 42001}
 
 class PlatformError(AdvisorError):
     """A call to a chat platform failed; the message never holds a secret or a token."""
-
-
-# httpx logs every request URL at INFO level; WeCom puts corpsecret and access_token in the query string and
-# DingTalk's sessionWebhook carries a session token, so those values are masked in httpx's log records.
-_SECRET_IN_URL = re.compile(r"((?:corpsecret|access_token|session|secret|token)=)[^&\s\"'>]+", re.IGNORECASE)
-
-
-class _RedactQuery(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(
-                _SECRET_IN_URL.sub(r"\1***", str(a)) if isinstance(a, (str, httpx.URL)) else a for a in record.args
-            )
-        if isinstance(record.msg, str):
-            record.msg = _SECRET_IN_URL.sub(r"\1***", record.msg)
-        return True
-
-
-def _install_redaction() -> None:
-    httpx_log = logging.getLogger("httpx")
-    if not any(isinstance(f, _RedactQuery) for f in httpx_log.filters):
-        httpx_log.addFilter(_RedactQuery())
 
 
 def _origin(url: str) -> tuple[str, str, int] | None:
@@ -111,7 +89,7 @@ class PlatformClient:
         dingtalk_webhook_origins: Iterable[str] = DINGTALK_WEBHOOK_ORIGINS,
         transport: httpx.BaseTransport | None = None,
     ):
-        _install_redaction()
+        install_log_redaction()  # WeCom puts corpsecret and access_token in query strings, DingTalk a session token
         self.settings = settings
         self.dingtalk_webhook_origins = frozenset(filter(None, (_origin(o) for o in dingtalk_webhook_origins)))
         self._http = httpx.Client(
