@@ -246,7 +246,7 @@ class Advisor:
         if unknown:
             raise TypeError(f"ask_stream() got unexpected option(s): {', '.join(sorted(unknown))}")
         if options.get("profile") is not None:  # the engine's answer is checked as a whole, then shown
-            answer = self.ask(question, k, **{k_: v for k_, v in options.items() if k_ != "temperature"})
+            answer = self.ask(question, k, **options)
             yield answer.text
             yield answer
             return
