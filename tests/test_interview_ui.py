@@ -173,16 +173,24 @@ def _shown(markdown: str) -> str:
     return re.sub(r"\\(.)", r"\1", markdown)
 
 
-def _uploaded(path: Path) -> str:
-    """A copy of `path` in Gradio's upload folder, where an upload puts it (only such files are read)."""
+@pytest.fixture
+def uploaded():
+    """Copies files into Gradio's upload folder, where an upload puts them (only such files are read)."""
     from gradio import utils
 
     folder = Path(utils.get_upload_folder()) / f"advisor-test-{uuid.uuid4().hex[:8]}"
-    folder.mkdir(parents=True)
-    return str(shutil.copy(path, folder / path.name))
+
+    def upload(path: Path) -> str:
+        target = folder / uuid.uuid4().hex[:8]
+        target.mkdir(parents=True)
+        return str(shutil.copy(path, target / path.name))
+
+    yield upload
+    shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_upload_fills_the_form_or_explains(interview, tmp_path):
+def test_upload_fills_the_form_or_explains(interview, tmp_path, uploaded):
+    _uploaded = uploaded
     demo, _ = interview
     load = _handler(demo, "load_profile_file")
     fields = form_fields()
