@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 
@@ -40,6 +41,10 @@ class TemplateError(AdvisorError):
     pass
 
 
+class UnknownProvider(AdvisorError):
+    """A provider that does not exist, or that requests may not pick (see settings.allowed_providers)."""
+
+
 class ProviderError(AdvisorError):
     """The language model failed (after retries); the message never holds a key."""
 
@@ -52,3 +57,12 @@ def read_user_file(path: Path, what: str, error: type[AdvisorError] = AdvisorErr
         raise error(f"{what} file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"cannot read the {what} file {path}: {exc}") from None
+
+
+def text_problem(text: str) -> str | None:
+    """Why `text` is not usable text: a lone surrogate (not Unicode), or nothing but blank and invisible characters."""
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        return "is malformed text (it holds a lone surrogate such as \\ud800)"
+    if not any(unicodedata.category(ch)[0] not in "CZ" for ch in text):
+        return "is empty (only blank or invisible characters)"
+    return None

@@ -16,7 +16,19 @@ from pydantic_settings import (
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = PROJECT_ROOT / "corpus"
+PACKAGED_DATA = Path(__file__).resolve().parent / "_data"  # corpus/ and prompts/ inside an installed wheel
+
+
+def data_path(name: str) -> Path:
+    """A shipped data folder (corpus, prompts): beside the source tree in a checkout (where pyproject.toml is),
+    else the copy inside the installed package (the wheel's advisor/_data, see setup.py)."""
+    checkout = PROJECT_ROOT / name
+    if (PROJECT_ROOT / "pyproject.toml").is_file() and checkout.is_dir():
+        return checkout
+    return PACKAGED_DATA / name if (PACKAGED_DATA / name).is_dir() else checkout
+
+
+DEFAULT_CORPUS = data_path("corpus")
 DEFAULT_DATA = Path(platformdirs.user_data_dir("china-ai-advisor", appauthor=False))
 
 
@@ -69,20 +81,29 @@ class Settings(BaseSettings):
     model: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
-    request_timeout: float = 60.0
+    request_timeout: float = Field(60.0, description="seconds one model request may wait for a response or a token")
     max_retries: int = 3
+    answer_deadline: float = Field(40.0, gt=0, description="seconds a model may take for one answer, retries included; "
+                                                            "then the answer falls back to extracted text")
+    local_answer_deadline: float = Field(600.0, gt=0, description="the same for the `local` CPU model, which is slow")
+    allowed_providers: list[str] | None = Field(
+        None, description="providers a request (HTTP, chat app) may pick; default: the configured provider and offline")
     local_model_path: Path | None = None
     local_n_ctx: int = 4096
     max_answer_tokens: int = 1024
     answer_sources: int = Field(8, ge=1, le=30, description="articles given to the model (plus up to 3 cross-references)")
-    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    prompts_dir: Path = data_path("prompts")
 
     # HTTP API and chat app
     host: str = "127.0.0.1"
     port: int = 7860
-    api_token: SecretStr | None = Field(None, description="bearer token required by the HTTP API when set")
+    api_token: SecretStr | None = Field(None, description="when set, every route but /healthz and the signed bot "
+                                                           "webhooks needs it (bearer header, or the login page's cookie)")
     max_body_bytes: int = 64_000
-    concurrency: int = 4
+    concurrency: int = Field(4, ge=1, description="answers and retrievals worked on at once")
+    max_queue: int = Field(16, ge=0, description="requests waiting for a worker; beyond it they get 503 + Retry-After")
+    retry_after: int = Field(5, ge=1, description="seconds a refused (503) client is told to wait")
+    session_hours: float = Field(12.0, gt=0, description="how long the chat page's login cookie lasts")
 
     # chat-platform bots (see advisor/present/bots)
     feishu_app_id: str | None = None
@@ -91,6 +112,8 @@ class Settings(BaseSettings):
     feishu_encrypt_key: SecretStr | None = None
     feishu_api_base: str = "https://open.feishu.cn"
     dingtalk_app_secret: SecretStr | None = None
+    dingtalk_robot_code: str | None = Field(None, description="the robot's robotCode (its AppKey); callbacks for another robot are refused")
+    webhook_max_skew: int = Field(300, ge=1, description="seconds a signed webhook's timestamp may be off the clock")
     wecom_token: SecretStr | None = None
     wecom_encoding_aes_key: SecretStr | None = None
     wecom_corp_id: str | None = None

@@ -49,7 +49,8 @@ METRICS = ("recall@1", "recall@3", "recall@5", "recall@10", "mrr", "ndcg@10")
 ANSWER_METRICS = ("citation_validity", "citation_precision", "citation_recall", "key_point_coverage", "key_point_overlap")
 KEY_POINT_OVERLAP = 0.6  # a key point counts as covered when this share of its content words is in the answer
 CHART_METRICS = ("recall@1", "recall@3", "recall@5", "recall@10", "mrr")
-REQUIRED_FIELDS = ("id", "question", "lang", "template", "variables", "gold", "key_points", "tags")
+REQUIRED_FIELDS = ("id", "question", "lang", "gold")
+OPTIONAL_FIELDS = {"template": None, "variables": {}, "key_points": [], "tags": [], "as_of": None}
 LANGS = ("en", "zh")
 SUPPORTED_PROVIDERS = ("offline",)
 KEY_POINT_NOTE = (
@@ -114,6 +115,7 @@ def _parse_gold_line(line: str, where: str, corpus: Corpus, today: dt.date, numb
     missing = [f for f in REQUIRED_FIELDS if f not in raw]
     if missing:
         raise AdvisorError(f"{where}: missing field(s) {', '.join(missing)}")
+    raw = {**{k: (v.copy() if isinstance(v, (dict, list)) else v) for k, v in OPTIONAL_FIELDS.items()}, **raw}
     if not isinstance(raw["id"], str) or not raw["id"].strip():
         raise AdvisorError(f"{where}: 'id' must be a non-empty string")
     where = f"{where} ({raw['id']})"

@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -23,7 +24,7 @@ from fastapi import FastAPI
 
 from advisor.compose.answer import Answer, Citation
 from advisor.present.bots import build_router, format_reply
-from advisor.present.bots.client import PlatformClient
+from advisor.present.bots.client import PlatformClient, PlatformError
 from advisor.settings import Settings
 from tests.support.bot_payloads import (
     FakePlatforms,
@@ -40,11 +41,12 @@ from tests.support.bot_payloads import (
 )
 
 FEISHU_SECRET, FEISHU_TOKEN, FEISHU_KEY = "feishu-app-secret-S3", "feishu-verify-token-T1", "feishu-encrypt-key-K9"
-DING_SECRET = "dingtalk-app-secret-D7"
+DING_SECRET, DING_ROBOT = "dingtalk-app-secret-D7", "ding-robot-code"
 WECOM_TOKEN, WECOM_CORP, WECOM_SECRET, WECOM_AGENT = "wecom-token-W2", "ww0123456789abcdef", "wecom-corp-secret-C5", 1000002
 WECOM_AES = base64.b64encode(bytes(range(32))).decode().rstrip("=")  # a 43-character EncodingAESKey
 SECRETS = [FEISHU_SECRET, FEISHU_TOKEN, FEISHU_KEY, DING_SECRET, WECOM_TOKEN, WECOM_SECRET, WECOM_AES]
 BOT_FIELDS = ["feishu_app_id", "feishu_app_secret", "feishu_verification_token", "feishu_encrypt_key", "dingtalk_app_secret",
+              "dingtalk_robot_code",
               "wecom_token", "wecom_encoding_aes_key", "wecom_corp_id", "wecom_corp_secret", "wecom_agent_id"]
 
 ANSWER_TEXT = "Providers must label generated content and keep logs."
@@ -92,12 +94,13 @@ def bots(platforms):
     settings = Settings(
         feishu_app_id="cli_test", feishu_app_secret=FEISHU_SECRET, feishu_verification_token=FEISHU_TOKEN,
         feishu_encrypt_key=FEISHU_KEY, feishu_api_base=platforms.url, dingtalk_app_secret=DING_SECRET,
+        dingtalk_robot_code=DING_ROBOT,
         wecom_token=WECOM_TOKEN, wecom_encoding_aes_key=WECOM_AES, wecom_corp_id=WECOM_CORP, wecom_corp_secret=WECOM_SECRET,
         wecom_agent_id=WECOM_AGENT, wecom_api_base=platforms.url,
     )
     unconfigured = Settings(**{f: None for f in BOT_FIELDS})
     ask = FakeAsk()
-    client = PlatformClient(settings, timeout=5, dingtalk_webhook_hosts=("127.0.0.1",))
+    client = PlatformClient(settings, timeout=5, dingtalk_webhook_origins=(platforms.url,))
     app = FastAPI()
     app.include_router(build_router(ask, settings, client))
     app.include_router(build_router(ask, unconfigured), prefix="/off")
@@ -129,8 +132,8 @@ def post_dingtalk(bots, message: dict | bytes, headers: dict) -> httpx.Response:
     return bots.http.post("/bots/dingtalk", content=body, headers=headers)
 
 
-def wecom_query(encrypted: str, token: str = WECOM_TOKEN) -> dict:
-    ts, nonce = str(int(time.time())), "1372623149"
+def wecom_query(encrypted: str, token: str = WECOM_TOKEN, timestamp: str | None = None, nonce: str | None = None) -> dict:
+    ts, nonce = timestamp or str(int(time.time())), nonce or str(int.from_bytes(os.urandom(4), "big"))
     return {"msg_signature": wecom_signature(token, ts, nonce, encrypted), "timestamp": ts, "nonce": nonce}
 
 
@@ -276,15 +279,30 @@ def test_dingtalk_malformed_json_is_400(bots):
     assert bots.ask.questions == []
 
 
-def test_dingtalk_reply_only_goes_to_allowed_hosts(bots):
-    r = post_dingtalk(bots, dingtalk_message("q", "http://localhost:9/robot/sendBySession?session=s", msg_id="m-host"),
-                      dingtalk_headers(DING_SECRET))
-    assert r.status_code == 200
-    deadline = time.monotonic() + 5
-    while not bots.ask.questions and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert bots.ask.questions == ["q"]  # answered, but the reply is refused by the client (localhost is not allowed)
+@pytest.mark.parametrize("webhook", [
+    "http://localhost:9/robot/sendBySession?session=s",  # another host
+    "https://oapi.dingtalk.com:8443/robot/sendBySession?session=s",  # not the default port
+    "http://oapi.dingtalk.com/robot/sendBySession?session=s",  # not https
+    "https://user:pw@oapi.dingtalk.com/robot/sendBySession?session=s",  # credentials
+    "https://oapi.dingtalk.com.evil.example/robot/sendBySession?session=s",
+    "javascript:alert(1)",
+])
+def test_dingtalk_session_webhook_is_checked_before_answering(bots, webhook):
+    r = post_dingtalk(bots, dingtalk_message("q", webhook, msg_id=f"m-{abs(hash(webhook))}"), dingtalk_headers(DING_SECRET))
+    assert r.status_code == 400 and "sessionWebhook" in r.json()["error"]["message"]
+    time.sleep(0.2)
+    assert bots.ask.questions == []  # refused before any work, and no reply is posted anywhere
     assert bots.platforms.calls("/robot/sendBySession") == []
+
+
+def test_dingtalk_default_webhook_origins_are_dingtalks_https_hosts():
+    client = PlatformClient(Settings(dingtalk_app_secret="x"))
+    client.check_dingtalk_webhook("https://oapi.dingtalk.com/robot/sendBySession?session=s")
+    client.check_dingtalk_webhook("https://api.dingtalk.com:443/v1.0/robot/x")
+    for bad in ("https://oapi.dingtalk.com:444/x", "http://oapi.dingtalk.com/x", "https://evil.example/x"):
+        with pytest.raises(PlatformError):
+            client.check_dingtalk_webhook(bad)
+    client.close()
 
 
 # ---- WeCom -----------------------------------------------------------------------------------
@@ -383,3 +401,100 @@ def test_replies_are_trimmed_to_the_platform_limit_keeping_the_citations():
     assert f"《{REGULATION}》{HEADING}: 「" in text and WARNING in text
     short = Answer(text="短", citations=[], as_of=dt.date(2025, 1, 1), provider="fake")
     assert format_reply(short, 2048) == "短"
+
+
+# ---- replay, stale timestamps, robot codes and non-UTF-8 bodies -----------------------------------------
+@pytest.mark.parametrize("timestamp", ["978307200", "abc", str(int(time.time()) - 600), str(int(time.time()) + 600)])
+def test_feishu_refuses_a_signed_request_with_a_bad_or_stale_timestamp(bots, timestamp):
+    body = json.dumps({"encrypt": feishu_encrypt(FEISHU_KEY, feishu_message_event(FEISHU_TOKEN, "q", chat_type="p2p",
+                                                                                  message_id=f"om_ts{timestamp}"))}).encode()
+    r = bots.http.post("/bots/feishu", content=body, headers=feishu_headers(FEISHU_KEY, body, timestamp=timestamp))
+    assert r.status_code == 401 and "timestamp" in r.json()["error"]["message"]
+    assert bots.ask.questions == []
+
+
+def test_feishu_refuses_a_reused_nonce(bots):
+    first = json.dumps({"encrypt": feishu_encrypt(FEISHU_KEY, feishu_message_event(FEISHU_TOKEN, "one", chat_type="p2p", message_id="om_n1"))}).encode()
+    again = json.dumps({"encrypt": feishu_encrypt(FEISHU_KEY, feishu_message_event(FEISHU_TOKEN, "two", chat_type="p2p", message_id="om_n2"))}).encode()
+    assert bots.http.post("/bots/feishu", content=first, headers=feishu_headers(FEISHU_KEY, first, nonce="nonce-once")).status_code == 200
+    replay = bots.http.post("/bots/feishu", content=again, headers=feishu_headers(FEISHU_KEY, again, nonce="nonce-once"))
+    assert replay.status_code == 401 and "nonce" in replay.json()["error"]["message"]
+    bots.platforms.wait_for("/open-apis/im/v1/messages/om_n1/reply")
+    assert bots.ask.questions == ["one"]
+
+
+@pytest.mark.parametrize("timestamp", ["978307200", "abc", str(int(time.time()) - 600)])
+def test_wecom_refuses_a_bad_or_stale_timestamp(bots, timestamp):
+    encrypted = wecom_encrypt(WECOM_AES, WECOM_CORP, wecom_text_xml(WECOM_CORP, "zhangsan", "q", msg_id=f"ts{timestamp}"))
+    r = bots.http.post("/bots/wecom", params=wecom_query(encrypted, timestamp=timestamp), content=wecom_envelope(WECOM_CORP, encrypted))
+    assert r.status_code == 401 and "timestamp" in r.json()["error"]["message"]
+    echostr = wecom_encrypt(WECOM_AES, WECOM_CORP, "1616140317555161061")
+    r = bots.http.get("/bots/wecom", params={**wecom_query(echostr, timestamp=timestamp), "echostr": echostr})
+    assert r.status_code == 401
+    assert bots.ask.questions == []
+
+
+def test_wecom_refuses_a_reused_nonce(bots):
+    one = wecom_encrypt(WECOM_AES, WECOM_CORP, wecom_text_xml(WECOM_CORP, "zhangsan", "one", msg_id="n-1"))
+    two = wecom_encrypt(WECOM_AES, WECOM_CORP, wecom_text_xml(WECOM_CORP, "zhangsan", "two", msg_id="n-2"))
+    ts = str(int(time.time()))
+    assert bots.http.post("/bots/wecom", params=wecom_query(one, timestamp=ts, nonce="424242"), content=wecom_envelope(WECOM_CORP, one)).status_code == 200
+    replay = bots.http.post("/bots/wecom", params=wecom_query(two, timestamp=ts, nonce="424242"), content=wecom_envelope(WECOM_CORP, two))
+    assert replay.status_code == 401 and "nonce" in replay.json()["error"]["message"]
+    bots.platforms.wait_for("/cgi-bin/message/send")
+    assert bots.ask.questions == ["one"]
+
+
+@pytest.mark.parametrize("body", [
+    '<?xml version="1.0" encoding="GBK"?><xml><Encrypt>x</Encrypt></xml>'.encode(),
+    "<xml><Encrypt>x</Encrypt></xml>".encode("utf-16"),
+    b"<xml><Encrypt>\xff\xfe</Encrypt></xml>",
+    b'<!DOCTYPE lolz [<!ENTITY lol "lol">]><xml><Encrypt>&lol;</Encrypt></xml>',
+])
+def test_wecom_refuses_non_utf8_or_doctype_xml_first(bots, body):
+    r = bots.http.post("/bots/wecom", params=wecom_query("x", token="wrong"), content=body)
+    assert r.status_code == 400  # refused before the signature is even looked at
+    assert bots.ask.questions == []
+
+
+def test_dingtalk_a_captured_sign_cannot_carry_another_body(bots):
+    headers = dingtalk_headers(DING_SECRET)
+    webhook = f"{bots.platforms.url}/robot/sendBySession?session=s1"
+    assert post_dingtalk(bots, dingtalk_message("first", webhook, msg_id="d-1"), headers).status_code == 200
+    replay = post_dingtalk(bots, dingtalk_message("forged question", webhook, msg_id="d-2"), headers)
+    assert replay.status_code == 401 and "replayed" in replay.json()["error"]["message"]
+    bots.platforms.wait_for("/robot/sendBySession")
+    assert bots.ask.questions == ["first"]
+
+
+def test_dingtalk_timestamps_older_than_five_minutes_are_refused(bots):
+    stale = dingtalk_headers(DING_SECRET, timestamp_ms=int(time.time() * 1000) - 6 * 60 * 1000)
+    r = post_dingtalk(bots, dingtalk_message("q", f"{bots.platforms.url}/robot/sendBySession?session=s"), stale)
+    assert r.status_code == 401 and bots.ask.questions == []
+
+
+@pytest.mark.parametrize("robot_code", ["another-robot", None])
+def test_dingtalk_messages_for_another_robot_are_refused(bots, robot_code):
+    message = dingtalk_message("q", f"{bots.platforms.url}/robot/sendBySession?session=s", msg_id=f"rc-{robot_code}",
+                               robot_code=robot_code)
+    r = post_dingtalk(bots, message, dingtalk_headers(DING_SECRET))
+    assert r.status_code == 403 and "robot" in r.json()["error"]["message"]
+    assert bots.ask.questions == []
+
+
+@pytest.mark.parametrize("platform", ["feishu", "dingtalk"])
+def test_non_utf8_json_is_refused(bots, platform):
+    if platform == "feishu":
+        body = json.dumps({"encrypt": feishu_encrypt(FEISHU_KEY, feishu_message_event(FEISHU_TOKEN, "q", chat_type="p2p"))}).encode("utf-16")
+        r = bots.http.post("/bots/feishu", content=body, headers=feishu_headers(FEISHU_KEY, body))
+    else:
+        body = json.dumps(dingtalk_message("问题", f"{bots.platforms.url}/robot/sendBySession?session=s", msg_id="u16")).encode("utf-16")
+        r = post_dingtalk(bots, body, dingtalk_headers(DING_SECRET))
+    assert r.status_code == 400 and "UTF-8" in r.json()["error"]["message"]
+    assert bots.ask.questions == []
+
+
+def test_dingtalk_needs_its_robot_code_to_be_enabled(caplog):
+    caplog.set_level(logging.WARNING)
+    router = build_router(FakeAsk(), Settings(dingtalk_app_secret="s", dingtalk_robot_code=None))
+    assert router.bots["dingtalk"] is None and "dingtalk_robot_code" in caplog.text

@@ -27,6 +27,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 CITATION = re.compile(r"《[^》]+》\s*第[0-9一二三四五六七八九十百零]+条")
 DISCLOSURE = {"platform": "小红书", "industry": "cosmetics", "content_type": "product images", "function": "generating images"}
 TIMEOUT_MS = 120_000
+TOKEN = "browser-test-token"
 
 
 def _handler(demo, name: str):
@@ -131,15 +132,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server_url(advisor):
+def _serve(advisor, token: str | None = None):
     import uvicorn
+    from pydantic import SecretStr
 
     from advisor.present.http import create_app
 
+    saved = advisor.settings
+    advisor.settings = saved.model_copy(update={"api_token": SecretStr(token) if token else None})
+    try:
+        app = create_app(advisor, mount_ui=True)
+    finally:
+        advisor.settings = saved
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(advisor, mount_ui=True), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -147,7 +153,21 @@ def server_url(advisor):
         if not thread.is_alive() or time.monotonic() > deadline:
             pytest.fail("the app did not start within 60 s")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
+    return server, thread, f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="module")
+def server_url(advisor):
+    server, thread, url = _serve(advisor)
+    yield url
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def secured_url(advisor):
+    server, thread, url = _serve(advisor, TOKEN)
+    yield url
     server.should_exit = True
     thread.join(timeout=10)
 
@@ -255,3 +275,28 @@ def test_interview_in_browser(page, advisor):
     shot = ARTIFACTS / "interview.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_chat_in_browser_behind_a_token(browser, secured_url):
+    """With a token set, the chat page sends the browser to the login page; after it the chat works."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda route: route.abort())
+    try:
+        page.goto(secured_url, wait_until="domcontentloaded")
+        assert "/login" in page.url
+        page.locator("#token").fill("wrong")
+        page.locator("#login").click()
+        page.wait_for_selector("#login-error")
+        page.locator("#token").fill(TOKEN)
+        page.locator("#login").click()
+        page.wait_for_url(secured_url)
+        page.locator("#question textarea").fill("Do AI-generated images need a label?")
+        page.locator("#submit").click()
+        page.wait_for_function(
+            """() => { const b = document.querySelector('#download button') || document.querySelector('button#download');
+                       return b && !b.disabled; }""", timeout=TIMEOUT_MS)
+        assert CITATION.search(page.locator("#citations").inner_text())
+    finally:
+        context.close()

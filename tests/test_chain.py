@@ -10,7 +10,7 @@ import pytest
 from advisor.compose.chain import build_messages, model_answer, stream_answer
 from advisor.compose.citations import citation_tag
 from advisor.compose.answer import Answer
-from advisor.errors import ProviderError
+from advisor.errors import ProviderError, UnknownProvider
 from advisor.providers.llms import PRESETS, OpenAICompatible, get_chat_model
 from conftest import make_settings
 from support.fake_openai import FakeOpenAI
@@ -150,7 +150,7 @@ def test_base_url_and_model_settings_override_a_preset(tmp_path, monkeypatch):
 
 
 def test_unknown_provider_lists_the_known_ones(tmp_path):
-    with pytest.raises(ProviderError, match="qwen"):
+    with pytest.raises(UnknownProvider, match="qwen"):  # a bad request (400), not a provider failure (503)
         get_chat_model(make_settings(tmp_path, provider="bard"))
 
 

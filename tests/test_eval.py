@@ -225,3 +225,26 @@ def test_template_items_are_answered_through_their_template(advisor, tmp_path):
     answers = result.report["answers"]
     assert answers["by_kind"]["template"]["n"] == 1 and answers["by_kind"]["free"]["n"] == 0
     assert "engine" in answers["by_answerer"]
+
+
+def test_optional_fields_of_the_documented_format_default(tmp_path):
+    """Only id, question, lang and gold are required: template, variables, key_points and tags default."""
+    import subprocess
+
+    from conftest import ADVISOR, cli_env
+
+    minimal = [{"id": "pipl-export-consent-en", "question": ITEMS[0]["question"], "lang": "en",
+                "gold": [{"regulation": "pipl-2021", "article": 39}]},
+               {"id": "gai-labels-zh", "question": ITEMS[1]["question"], "lang": "zh", "template": None,
+                "gold": [{"regulation": "gai-interim-measures-2023", "article": 12}], "key_points": ["标识"]}]
+    gold = write_gold(tmp_path / "minimal.jsonl", minimal)
+    items = load_gold(gold, __import__("advisor.corpus", fromlist=["load_corpus"]).load_corpus(CORPUS))
+    assert [(i.template, i.variables, i.key_points, i.tags) for i in items] == [(None, {}, (), ()), (None, {}, ("标识",), ())]
+    result = subprocess.run([ADVISOR, "eval", "--gold", str(gold), "--retriever", "bm25s", "--out", str(tmp_path / "out")],
+                            capture_output=True, text=True, env=cli_env(tmp_path / "data"), timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "2 gold questions" in result.stdout
+    for bad, says in (({"tags": "filing"}, "'tags' must be a list of strings"), ({"variables": []}, "'variables' must be an object")):
+        write_gold(tmp_path / "bad.jsonl", [{**minimal[0], **bad}])
+        with pytest.raises(AdvisorError, match=says):
+            load_gold(tmp_path / "bad.jsonl", __import__("advisor.corpus", fromlist=["load_corpus"]).load_corpus(CORPUS))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shutil
+import uuid
 from pathlib import Path
 from typing import Literal
 
@@ -172,7 +174,7 @@ def test_assess_handler_reports_bad_input(interview):
     form = profile_to_form(Profile())
     clash = dict(form, public_service=True, internal_only=True)
     risk, report, report_file, profile_file, state = assess("en", "", previous, *_args(clash))
-    assert risk.startswith("⚠️") and "public_service and internal_only cannot both be true" in risk
+    assert risk.startswith("⚠️") and "public_service and internal_only cannot both be true" in _shown(risk)
     assert "\n" not in risk and "valid fields" not in risk
     assert "Compliance assessment" not in report
     assert report_file["interactive"] is False and profile_file["interactive"] is False and state == previous
@@ -182,24 +184,47 @@ def test_assess_handler_reports_bad_input(interview):
     assert "users" in risk and risk.startswith("⚠️")
 
 
-def test_upload_fills_the_form_or_explains(interview, tmp_path):
+def _shown(markdown: str) -> str:
+    """Markdown text as shown (backslash escapes of user-supplied text removed)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+@pytest.fixture
+def uploaded():
+    """Copies files into Gradio's upload folder, where an upload puts them (only such files are read)."""
+    from gradio import utils
+
+    folder = Path(utils.get_upload_folder()) / f"advisor-test-{uuid.uuid4().hex[:8]}"
+
+    def upload(path: Path) -> str:
+        target = folder / uuid.uuid4().hex[:8]
+        target.mkdir(parents=True)
+        return str(shutil.copy(path, target / path.name))
+
+    yield upload
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_upload_fills_the_form_or_explains(interview, tmp_path, uploaded):
+    _uploaded = uploaded
     demo, _ = interview
     load = _handler(demo, "load_profile_file")
     fields = form_fields()
     profile = load_profile(PROFILES / "kids-edu-app.yaml")
-    *values, message, state = load(str(PROFILES / "kids-edu-app.yaml"), None)
+    assert "only a file uploaded here" in load(str(PROFILES / "kids-edu-app.yaml"), None)[-2]  # a server path: not read
+    *values, message, state = load(_uploaded(PROFILES / "kids-edu-app.yaml"), None)
     assert values == _args(profile_to_form(profile))
     assert "kids-edu-app.yaml" in message and state == profile_dict(profile)
     as_json = tmp_path / "shop.json"
     as_json.write_text(json.dumps({"public_service": True, "features": {"generative_image": True}}), encoding="utf-8")
-    *values, message, state = load(str(as_json), None)
+    *values, message, state = load(_uploaded(as_json), None)
     assert dict(zip((f.path for f in fields), values))["features.generative_image"] is True
     assert state == {"name": "shop", "public_service": True, "features": {"generative_image": True}}
     for text, says in (("public_service: [unclosed\n", "not valid YAML"), ("colour: blue\n", "unknown field 'colour'"),
                        ("- a list\n", "expected a mapping")):
         bad = tmp_path / "bad.yaml"
         bad.write_text(text, encoding="utf-8")
-        *values, message, state = load(str(bad), {"name": "kept"})
+        *values, message, state = load(_uploaded(bad), {"name": "kept"})
         assert all(v == {"__type__": "update"} for v in values), "the form must stay untouched"
         assert message.startswith("⚠️") and says in message and state == {"name": "kept"}
     assert load(None, None)[-2:] == ["", None]

@@ -111,6 +111,7 @@ from advisor.corpus.obligations import (
     parse_condition,
     topological,
 )
+from advisor.compose.markup import md_text
 from advisor.compose.questions import question
 from advisor.errors import AdvisorError, read_user_file
 
@@ -1141,9 +1142,10 @@ def _markdown(a: Assessment, lang: str) -> str:
     L = _LABELS[lang]
     zh = lang == "zh"
     level = f"{LEVEL_ZH[a.risk_level]}（{a.risk_level}）" if zh else a.risk_level.upper()
-    out = [f"# {L['title']}: {a.profile}" if not zh else f"# {L['title']}：{a.profile}", "",
+    name = md_text(a.profile)  # user-supplied text is shown as typed, never as markup
+    out = [f"# {L['title']}: {name}" if not zh else f"# {L['title']}：{name}", "",
            f"{L['as_of']}: {a.as_of.isoformat()} · {L['risk']}: **{level}**", ""]
-    recorded = [f"{L[key]}: {'、'.join(values) if zh else ', '.join(values)}"
+    recorded = [f"{L[key]}: {'、'.join(map(md_text, values)) if zh else ', '.join(map(md_text, values))}"
                 for key, values in (("platforms", a.platforms), ("destinations", a.destinations)) if values]
     if recorded:
         out += [" · ".join(recorded) + (f"（{L['recorded']}）" if zh else f" ({L['recorded']})"), ""]
@@ -1185,7 +1187,7 @@ def _markdown(a: Assessment, lang: str) -> str:
                        f"{s.action_zh if zh else s.action_en} ({cites})")
         out.append("")
     out += [f"## {L['warnings']}", ""]
-    out += [f"- {w}" for w in a.warnings] or [f"- {L['none']}"]
+    out += [f"- {md_text(w)}" for w in a.warnings] or [f"- {L['none']}"]  # warnings quote profile fields
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from advisor.compose.answer import DISCLAIMER_EN, DISCLAIMER_ZH, Answer, Citation
 from advisor.compose.assess import LEVEL_ZH, Assessment, Finding
 from advisor.compose.chain import escape_data
+from advisor.compose.markup import md_text, neutralise_md
 from advisor.compose.citations import article_label
 from advisor.compose.offline import english_line, select_quotes, source_warnings
 from advisor.corpus import Corpus
@@ -147,7 +148,7 @@ def layout(assessment: Assessment, backbone: str, lang: str) -> Layout:
     T = _TEXT[lang]
     zh = lang == "zh"
     findings = {f.id: f for f in (*assessment.applicable, *assessment.to_confirm)}
-    fmt = {"level": _level(assessment, lang), "name": assessment.profile, "day": assessment.as_of.isoformat()}
+    fmt = {"level": _level(assessment, lang), "name": md_text(assessment.profile), "day": assessment.as_of.isoformat()}
 
     def step_item(prefix: str, step) -> Item:
         after = f" ({T['after']}: {', '.join(step.depends_on)})" if step.depends_on else ""
@@ -288,7 +289,8 @@ def render(plan: Layout, hits: dict[tuple[str, int], Hit], lang: str, prose: dic
             out.append(section.empty)
         for n, item in enumerate(section.items, start=1):
             labels = "".join(article_label(hits[c], lang) for c in item.cites if c in hits)
-            out.append(f"{n}. {prose.get(item.key, item.text)}{item.suffix}{' ' + labels if labels else ''}")
+            text = neutralise_md(prose[item.key]) if item.key in prose else item.text  # a model's wording: no markup
+            out.append(f"{n}. {text}{item.suffix}{' ' + labels if labels else ''}")
             for key, quote in item.quotes if plan.show_quotes else ():
                 if key in hits:
                     out.append(f"   「{quote}」{article_label(hits[key], lang)}")

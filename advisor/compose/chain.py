@@ -7,6 +7,7 @@ from typing import Iterator
 
 from advisor.compose.answer import DISCLAIMER_EN, DISCLAIMER_ZH, Answer
 from advisor.compose.citations import CitationChecker, citation_tag
+from advisor.compose.markup import neutralise_md
 from advisor.compose.offline import offline_answer, select_quotes, source_warnings
 from advisor.errors import ProviderError
 from advisor.providers.embedders import Embedder
@@ -87,47 +88,70 @@ def _finish(checker: CitationChecker, text: str, sources: list[Hit], question: s
     return Answer(body, citations, as_of, provider, lang, warnings, hits=sources)
 
 
-def stream_answer(model: ChatModel, request: str, question: str, sources: list[Hit], embedder: Embedder, as_of: dt.date, lang: str, max_tokens: int) -> Iterator[str | Answer]:
+def _says_not_covered(line: str) -> bool:
+    return NO_ANSWER_EN in line or NO_ANSWER_ZH in line
+
+
+def stream_answer(model: ChatModel, request: str, question: str, sources: list[Hit], embedder: Embedder, as_of: dt.date,
+                  lang: str, max_tokens: int, temperature: float | None = None) -> Iterator[str | Answer]:
     """Yield checked lines of the answer as the model writes them, then the final Answer.
 
-    Nothing unchecked is ever yielded: text is held back until its line is complete and checked.
-    If the model fails, yields the offline answer (with a warning saying so) instead.
+    Nothing unchecked is ever yielded: a line is held back until it is complete and its citations are
+    checked, and the first lines are held until the answer cites a retrieved article (or says the sources do
+    not cover the request), because an answer citing nothing is replaced by extracted text as a whole.
+    If the model fails, yields the offline answer (with a warning saying so) instead; lines already sent are
+    said to be partial, never discarded.
     """
     provider = f"{model.provider}:{model.model}"
     checker = CitationChecker(sources, lang)
     produced: list[str] = []
+    sent = 0
     buffer = ""
+
+    def settled() -> bool:
+        return bool(checker.citations) or any(_says_not_covered(line) for line in produced)
+
     try:
-        for piece in model.stream(build_messages(request, sources, lang), max_tokens=max_tokens):
+        for piece in model.stream(build_messages(request, sources, lang), max_tokens=max_tokens, temperature=temperature):
             buffer += piece
             while "\n" in buffer:
                 line, buffer = buffer.split("\n", 1)
-                checked = checker.check_line(line) + "\n"
-                produced.append(checked)
-                yield checked
+                produced.append(neutralise_md(checker.check_line(line)) + "\n")
+                if settled():
+                    while sent < len(produced):
+                        yield produced[sent]
+                        sent += 1
         if buffer:
-            checked = checker.check_line(buffer)
-            produced.append(checked)
-            yield checked
+            produced.append(neutralise_md(checker.check_line(buffer)))
     except ProviderError as exc:
         fallback = offline_answer(question, sources, embedder, as_of, lang, provider="offline")
-        fallback.warnings.insert(0, f"{exc}; showing extracted text instead of a model answer")
-        if produced:
-            fallback.warnings.insert(1, "the model's partial answer above was discarded")
+        if sent:
+            fallback.warnings[:0] = [
+                f"{exc}; showing extracted text after the model's answer",
+                f"the model's answer above is partial: it stopped after {sent} checked line(s)",
+            ]
+        else:
+            fallback.warnings.insert(0, f"{exc}; showing extracted text instead of a model answer")
+            if produced:
+                fallback.warnings.insert(1, "the model's unfinished answer was not shown: it had cited no retrieved article yet")
         yield fallback
         return
-    yield _finish(checker, "".join(produced), sources, question, embedder, as_of, lang, provider)
+    answer = _finish(checker, "".join(produced), sources, question, embedder, as_of, lang, provider)
+    if answer.provider == provider:  # kept: the rest of its checked lines follow
+        yield from produced[sent:]
+    yield answer
 
 
-def model_answer(model: ChatModel, request: str, question: str, sources: list[Hit], embedder: Embedder, as_of: dt.date, lang: str, max_tokens: int) -> Answer:
+def model_answer(model: ChatModel, request: str, question: str, sources: list[Hit], embedder: Embedder, as_of: dt.date,
+                 lang: str, max_tokens: int, temperature: float | None = None) -> Answer:
     """The whole answer at once (non-streaming), checked; offline fallback on provider failure."""
     provider = f"{model.provider}:{model.model}"
     try:
-        text = model.complete(build_messages(request, sources, lang), max_tokens=max_tokens)
+        text = model.complete(build_messages(request, sources, lang), max_tokens=max_tokens, temperature=temperature)
     except ProviderError as exc:
         fallback = offline_answer(question, sources, embedder, as_of, lang, provider="offline")
         fallback.warnings.insert(0, f"{exc}; showing extracted text instead of a model answer")
         return fallback
     checker = CitationChecker(sources, lang)
-    checked = "\n".join(checker.check_line(line) for line in text.split("\n"))
+    checked = "\n".join(neutralise_md(checker.check_line(line)) for line in text.split("\n"))
     return _finish(checker, checked, sources, question, embedder, as_of, lang, provider)

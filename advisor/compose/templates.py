@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from advisor.errors import TemplateError
+from advisor.errors import TemplateError, text_problem
 
 LANGS = ("en", "zh")
 # how a template is answered from the applicability engine (with a profile, or one read from its variables);
@@ -33,6 +33,10 @@ class Template:
         if unknown:
             raise TemplateError(f"unknown variable(s) {', '.join(unknown)} for template '{self.name}'; its variables are: {listing}")
         clean = {k: str(v).strip() for k, v in values.items()}
+        malformed = sorted(k for k, v in clean.items() if v and "malformed" in (text_problem(v) or ""))
+        if malformed:
+            raise TemplateError(f"variable(s) {', '.join(malformed)} hold malformed text (a lone surrogate); send valid Unicode")
+        clean = {k: ("" if text_problem(v) else v) for k, v in clean.items()}  # only invisible characters: missing
         missing = [k for k in self.variables if not clean.get(k)]
         if missing:
             raise TemplateError(f"template '{self.name}' is missing {', '.join(missing)}; its variables are: {listing}")

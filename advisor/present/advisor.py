@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import logging
 import threading
+import weakref
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,7 +28,7 @@ from advisor.corpus import Corpus, load_corpus
 from advisor.corpus.obligations import Rulebook, load_obligations
 from advisor.errors import AdvisorError, BadQuestion, StoreError, TemplateError
 from advisor.providers.embedders import Embedder, get_embedder
-from advisor.providers.llms import ChatModel, get_chat_model
+from advisor.providers.llms import ChatModel, allowed_providers, check_provider, get_chat_model, settings_for
 from advisor.retrieve.hybrid import (
     Hit,
     Mode,
@@ -52,10 +54,22 @@ NO_PROFILE = ("no business could be read from the template's variables, so this 
               "stored) or give a profile (--profile FILE, or the chat's Assess tab)")
 
 
+_OPEN: "weakref.WeakSet[Advisor]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_advisors() -> None:
+    """Close every Advisor still open when the interpreter exits, while closing can still import what it needs
+    (otherwise QdrantClient.__del__ prints "Exception ignored ... Python is likely shutting down")."""
+    for advisor in list(_OPEN):
+        advisor.close()
+
+
 class Advisor:
     """`Advisor()` works with no configuration: embedded store, default embedder, offline answers.
 
-    Keyword arguments override settings (e.g. ``Advisor(qdrant_path="/tmp/store")``).
+    Keyword arguments override settings (e.g. ``Advisor(qdrant_path="/tmp/store")``). Close it with
+    ``close()`` or use it as a context manager; one still open at interpreter exit is closed then.
     """
 
     def __init__(self, settings: Settings | None = None, **overrides: Any):
@@ -71,6 +85,7 @@ class Advisor:
         self._models: dict[str, ChatModel | None] = {}
         self._rulebook: Rulebook | None = None
         self._workspace = None
+        _OPEN.add(self)
 
     # ---- lazily built parts ------------------------------------------------------------------
     @property
@@ -250,12 +265,17 @@ class Advisor:
         """The prompt templates (prompts/*.toml), by name."""
         return load_templates(self.settings.prompts_dir)
 
+    def allowed_providers(self) -> list[str]:
+        """The providers a request may pick (settings.allowed_providers; default: the configured one and offline)."""
+        return allowed_providers(self.settings)
+
     def chat_model(self, provider: str | None = None) -> ChatModel | None:
-        """The configured language model (None: offline). `provider` overrides the setting."""
-        name = provider or self.settings.provider
+        """The configured language model (None: offline). `provider` picks another allowed one, which then uses
+        only its own preset (URL, model, key variable), never the configured provider's."""
+        name = check_provider(self.settings, provider or self.settings.provider)
         with self._lock:
             if name not in self._models:
-                self._models[name] = get_chat_model(self.settings.model_copy(update={"provider": name}))
+                self._models[name] = get_chat_model(settings_for(self.settings, name))
             return self._models[name]
 
     def sources(
@@ -316,17 +336,19 @@ class Advisor:
         instruments: list[str] | None = None,
         provider: str | None = None,
         profile: ProfileInput | None = None,
+        temperature: float | None = None,
     ) -> Answer:
         """An answer whose every citation is checked against the articles it was built from.
 
         `profile` (a Profile, mapping or YAML/JSON path) answers the risk_level and roadmap templates
         from the applicability engine; a model, if configured, may only reword the engine's items.
+        `temperature` is passed to the model (None: the provider's setting; offline extracts do not vary).
         """
-        answer = self._ask(question, k, template, variables, lang, as_of, instruments, provider, profile)
+        answer = self._ask(question, k, template, variables, lang, as_of, instruments, provider, profile, temperature)
         self._audit_answer("ask", question, dict(template=template, variables=variables, provider=provider, profile=profile), answer)
         return answer
 
-    def _ask(self, question, k, template, variables, lang, as_of, instruments, provider, profile) -> Answer:
+    def _ask(self, question, k, template, variables, lang, as_of, instruments, provider, profile, temperature=None) -> Answer:
         engine = self._engine_answer(question, template, variables, profile, lang, as_of, provider)
         if engine is not None:
             return engine
@@ -334,7 +356,8 @@ class Advisor:
         if model is None:
             answer = offline_answer(summary, hits, self.embedder, day, lang)
         else:
-            answer = model_answer(model, request, summary, hits, self.embedder, day, lang, self.settings.max_answer_tokens)
+            answer = model_answer(model, request, summary, hits, self.embedder, day, lang, self.settings.max_answer_tokens,
+                                  temperature)
         return _with_documents(self._note_missing_profile(template, answer), documents)
 
     def _note_missing_profile(self, template: str | None, answer: Answer) -> Answer:
@@ -375,7 +398,7 @@ class Advisor:
 
     def ask_stream(self, question: str | None = None, k: int | None = None, **options: Any) -> Iterator[str | Answer]:
         """Like ask(), but yields checked lines of the answer as they are written, then the final Answer."""
-        unknown = set(options) - {"template", "variables", "lang", "as_of", "instruments", "provider", "profile"}
+        unknown = set(options) - {"template", "variables", "lang", "as_of", "instruments", "provider", "profile", "temperature"}
         if unknown:
             raise TypeError(f"ask_stream() got unexpected option(s): {', '.join(sorted(unknown))}")
         for piece in self._ask_stream(question, k, **options):
@@ -400,7 +423,8 @@ class Advisor:
             yield answer.text
             yield answer
             return
-        for piece in stream_answer(model, request, summary, hits, self.embedder, day, options.get("lang", "en"), self.settings.max_answer_tokens):
+        for piece in stream_answer(model, request, summary, hits, self.embedder, day, options.get("lang", "en"),
+                                   self.settings.max_answer_tokens, options.get("temperature")):
             if isinstance(piece, Answer):
                 section = documents_section(documents, piece.lang)
                 if section:

@@ -28,6 +28,7 @@ from typing import Any, Iterator
 import gradio as gr
 
 from advisor.compose.answer import DISCLAIMER_EN, DISCLAIMER_ZH, Answer, Citation
+from advisor.compose.markup import md_text
 from advisor.compose.templates import Template
 from advisor.corpus.schema import label_en
 from advisor.errors import AdvisorError
@@ -84,10 +85,15 @@ def variable_updates(templates: dict[str, Template], name: str | None) -> list[d
 
 
 def provider_choices(advisor: Advisor) -> tuple[list[tuple[str, str]], str]:
-    """(label, name) for every provider, marking the ones without a key; and the default name."""
+    """(label, name) for every provider a user may pick here (settings.allowed_providers), marking the ones
+    without a key; and the default name."""
     choices = []
+    allowed = advisor.allowed_providers()
     for row in describe_providers(advisor.settings):
-        label = row["name"] + (f" · {row['model']}" if row.get("model") else "")
+        if row["name"] not in allowed:
+            continue
+        model = advisor.settings.model if row["name"] == advisor.settings.provider and advisor.settings.model else row.get("model")
+        label = row["name"] + (f" · {model}" if model else "")
         if row["name"] == "offline":
             label += " (no model: quoted extracts)"
         elif not row["configured"]:
@@ -102,10 +108,11 @@ def provider_choices(advisor: Advisor) -> tuple[list[tuple[str, str]], str]:
 def request_summary(tpl: Template | None, question: str, values: dict[str, str], profile: dict | None = None) -> str:
     """What the user asked, as shown in the chat."""
     if tpl is None:
-        return question
-    lines = [f"**{tpl.title}**"] + [f"- {k.replace('_', ' ')}: {v}" for k, v in values.items()]
+        return md_text(question)  # the user's words, shown as typed: never markup, links or images
+    lines = [f"**{tpl.title}**"] + [f"- {k.replace('_', ' ')}: {md_text(v)}" for k, v in values.items()]
     if profile is not None:
-        lines.append(f"- profile · 画像: {profile.get('name') or 'from the Assess tab · 来自合规评估页'}")
+        name = md_text(profile["name"]) if profile.get("name") else "from the Assess tab · 来自合规评估页"
+        lines.append(f"- profile · 画像: {name}")
     return "\n".join(lines)
 
 
@@ -154,7 +161,7 @@ def citations_markdown(advisor: Advisor, answer: Answer) -> str:
     else:
         parts.append("_No article was cited. / 未引用任何条文。_")
     if answer.warnings:
-        parts.append("**Citation check 引用核对**\n\n" + "\n".join(f"- ⚠️ {html.escape(w, quote=False)}" for w in answer.warnings))
+        parts.append("**Citation check 引用核对**\n\n" + "\n".join(f"- ⚠️ {md_text(w)}" for w in answer.warnings))
     parts.append(f"**As of 截至:** {answer.as_of.isoformat()} · **Answered by 回答来源:** {answer.provider}")
     parts.append(f"*{DISCLAIMER}*")
     return "\n\n---\n\n".join(parts)
@@ -300,5 +307,5 @@ def build_ui(advisor: Advisor) -> gr.Blocks:
         clear_btn.click(clear, outputs=[chatbot, history, citations, download], queue=False)
         demo.load(ws_refresh, inputs=ws_system, outputs=ws_outputs)
 
-    demo.queue(default_concurrency_limit=advisor.settings.concurrency)
+    demo.queue(default_concurrency_limit=advisor.settings.concurrency, max_size=advisor.settings.max_queue)
     return demo

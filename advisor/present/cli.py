@@ -27,10 +27,14 @@ app.add_typer(track_app, name="track")
 app.add_typer(audit_app, name="audit")
 app.add_typer(watch_app, name="watch")
 
-def _advisor():
+def _advisor(provider: str | None = None):
+    """The Advisor of a command; `--provider` makes that preset the configured one for this run (with only its
+    own URL, model and key variable unless it is the configured provider already)."""
     from advisor.present.advisor import Advisor
+    from advisor.providers.llms import settings_for
 
-    return Advisor(load_settings())
+    settings = load_settings()
+    return Advisor(settings_for(settings, provider) if provider else settings)
 
 
 AsOf = Annotated[Optional[str], typer.Option("--as-of", help="Date (YYYY-MM-DD) whose rules apply; default today.")]
@@ -109,9 +113,9 @@ def ask(
     """Answer QUESTION (or a template) with verbatim, cited articles."""
     if template is None and question is None:
         raise AdvisorError("give a QUESTION or --template NAME (see `advisor templates`)")
-    with _advisor() as advisor:
+    with _advisor(provider) as advisor:
         options = dict(template=template, variables=_variables(var), lang=lang, as_of=_date(as_of), instruments=instrument,
-                       provider=provider, profile=profile)
+                       profile=profile)
         if stream and not as_json:
             answer, streamed = None, ""
             for piece in advisor.ask_stream(question, k, **options):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import html
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -26,6 +25,7 @@ from typing import Any
 
 import gradio as gr
 import yaml
+from gradio import utils as gradio_utils
 from pydantic import BaseModel
 
 from advisor.compose.assess import (
@@ -38,6 +38,7 @@ from advisor.compose.assess import (
     profile_leaves,
     UNKNOWABLE,
 )
+from advisor.compose.markup import md_text
 from advisor.corpus.obligations import FieldInfo
 from advisor.errors import AdvisorError
 from advisor.present.advisor import Advisor
@@ -376,7 +377,7 @@ def risk_line(assessment: Assessment) -> str:
 def problem_line(exc: Exception) -> str:
     """A profile or date problem as one warning line (without the list of every valid field)."""
     text = " ".join(str(exc).split()).split(" | valid fields:")[0]
-    return f"⚠️ **Cannot assess · 无法评估:** {html.escape(text, quote=False)}"
+    return f"⚠️ **Cannot assess · 无法评估:** {md_text(text)}"
 
 
 def _slug(name: str) -> str:
@@ -460,6 +461,26 @@ def _render_form(fields: Sequence[FormField]) -> list[gr.components.Component]:
     return [made[f.path] for f in fields]
 
 
+NOT_UPLOADED = "only a file uploaded here can be loaded · 只能载入在此上传的文件"
+
+
+def uploaded_file(file: Any) -> Path | None:
+    """The path of a file that was uploaded through this app (inside Gradio's upload folder), or None.
+
+    A mounted Gradio app does not check where a FileData path points, so an API caller could name any file
+    on the server's disk; only files under the upload folder are read (symlinks and '..' resolved first).
+    """
+    raw = file if isinstance(file, str) else getattr(file, "path", None) or getattr(file, "name", None)
+    if not isinstance(raw, str) or not raw:
+        return None
+    folder = Path(gradio_utils.get_upload_folder()).resolve()
+    try:
+        path = Path(raw).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    return path if path.is_file() and path.is_relative_to(folder) and path != folder else None
+
+
 def build_interview(advisor: Advisor) -> gr.State:
     """The interview tab's content (call inside an open Blocks or Tab); returns the State holding the last
     valid profile as a minimal dict (None until one is assessed or loaded)."""
@@ -485,14 +506,16 @@ def build_interview(advisor: Advisor) -> gr.State:
         """Fill the form from an uploaded YAML/JSON profile: (every field, status, profile state)."""
         if not file:
             return [*keep, "", current]
-        path = Path(file if isinstance(file, str) else getattr(file, "name", str(file)))
+        path = uploaded_file(file)
+        if path is None:  # a path on the server's disk sent through the API: never read, never echoed
+            return [*keep, f"⚠️ **Not loaded · 未载入:** {NOT_UPLOADED}", current]
         try:
             profile = load_profile(path)
         except AdvisorError as exc:
-            text = html.escape(" ".join(str(exc).split()), quote=False)
+            text = md_text(" ".join(str(exc).split()))
             return [*keep, f"⚠️ **Not loaded · 未载入:** {text}", current]
         form = profile_to_form(profile, fields)
-        message = f"✅ Loaded **{html.escape(path.name)}** · 已载入。Press **Assess** · 请点击“评估”。"
+        message = f"✅ Loaded **{md_text(path.name)}** · 已载入。Press **Assess** · 请点击“评估”。"
         return [*(form[f.path] for f in fields), message, profile_dict(profile)]
 
     profile_state = gr.State(None)

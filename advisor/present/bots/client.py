@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterable
@@ -23,11 +22,13 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from advisor.errors import AdvisorError
+from advisor.redact import install_log_redaction
 from advisor.settings import Settings
 
 log = logging.getLogger("advisor.bots")
 
-DINGTALK_WEBHOOK_HOSTS = ("oapi.dingtalk.com", "api.dingtalk.com")
+DINGTALK_WEBHOOK_ORIGINS = ("https://oapi.dingtalk.com", "https://api.dingtalk.com")
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 _TOKEN_MARGIN = 300.0  # refresh cached tokens this many seconds before they expire
 _FEISHU_BAD_TOKEN = {99991661, 99991663, 99991664, 99991668}
 _WECOM_BAD_TOKEN = {40001, 40014, 42001}
@@ -37,26 +38,16 @@ class PlatformError(AdvisorError):
     """A call to a chat platform failed; the message never holds a secret or a token."""
 
 
-# httpx logs every request URL at INFO level; WeCom puts corpsecret and access_token in the query string and
-# DingTalk's sessionWebhook carries a session token, so those values are masked in httpx's log records.
-_SECRET_IN_URL = re.compile(r"((?:corpsecret|access_token|session|secret|token)=)[^&\s\"'>]+", re.IGNORECASE)
-
-
-class _RedactQuery(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(
-                _SECRET_IN_URL.sub(r"\1***", str(a)) if isinstance(a, (str, httpx.URL)) else a for a in record.args
-            )
-        if isinstance(record.msg, str):
-            record.msg = _SECRET_IN_URL.sub(r"\1***", record.msg)
-        return True
-
-
-def _install_redaction() -> None:
-    httpx_log = logging.getLogger("httpx")
-    if not any(isinstance(f, _RedactQuery) for f in httpx_log.filters):
-        httpx_log.addFilter(_RedactQuery())
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a URL, with the scheme's default port made explicit; None if it has none."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    if not parts.hostname or port is None:
+        return None
+    return parts.scheme.lower(), parts.hostname.lower().rstrip("."), port
 
 
 def _secret(value: Any) -> str:
@@ -85,8 +76,9 @@ class _CachedToken:
 class PlatformClient:
     """Small synchronous httpx client (thread-safe) for Feishu, DingTalk and WeCom calls, with timeouts.
 
-    ``dingtalk_webhook_hosts``: the hosts a DingTalk sessionWebhook may point at (a reply is never posted
-    anywhere else, even when the callback was correctly signed).
+    ``dingtalk_webhook_origins``: where a DingTalk sessionWebhook may point (scheme, host and port; by default
+    DingTalk's own HTTPS hosts on the default port). A reply is never posted anywhere else, even when the
+    callback was correctly signed, and a callback naming another place is refused before it is answered.
     """
 
     def __init__(
@@ -94,12 +86,12 @@ class PlatformClient:
         settings: Settings,
         *,
         timeout: float = 10.0,
-        dingtalk_webhook_hosts: Iterable[str] = DINGTALK_WEBHOOK_HOSTS,
+        dingtalk_webhook_origins: Iterable[str] = DINGTALK_WEBHOOK_ORIGINS,
         transport: httpx.BaseTransport | None = None,
     ):
-        _install_redaction()
+        install_log_redaction()  # WeCom puts corpsecret and access_token in query strings, DingTalk a session token
         self.settings = settings
-        self.dingtalk_webhook_hosts = frozenset(h.lower() for h in dingtalk_webhook_hosts)
+        self.dingtalk_webhook_origins = frozenset(filter(None, (_origin(o) for o in dingtalk_webhook_origins)))
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
             follow_redirects=False,
@@ -189,11 +181,15 @@ class PlatformClient:
         return self._feishu_authed("reply", "POST", path, json=body)
 
     # ---- DingTalk ----------------------------------------------------------------------------
+    def check_dingtalk_webhook(self, session_webhook: str) -> None:
+        """PlatformError unless `session_webhook` is on an allowed origin (scheme, host, port) without credentials."""
+        parts = urlsplit(session_webhook) if isinstance(session_webhook, str) else None
+        if parts is None or parts.username is not None or parts.password is not None or _origin(session_webhook) not in self.dingtalk_webhook_origins:
+            raise PlatformError("dingtalk reply: the sessionWebhook is not a DingTalk HTTPS URL")
+
     def dingtalk_reply(self, session_webhook: str, text: str, at_user_ids: list[str] | None = None) -> dict:
         """POST a text message to the sessionWebhook URL given with the incoming message."""
-        parts = urlsplit(session_webhook)
-        if parts.scheme not in ("https", "http") or (parts.hostname or "").lower() not in self.dingtalk_webhook_hosts:
-            raise PlatformError("dingtalk reply: the sessionWebhook host is not an allowed DingTalk host")
+        self.check_dingtalk_webhook(session_webhook)
         body: dict[str, Any] = {"msgtype": "text", "text": {"content": text}}
         if at_user_ids:
             body["at"] = {"atUserIds": at_user_ids, "isAtAll": False}

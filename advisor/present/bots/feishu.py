@@ -3,7 +3,9 @@
 - url_verification: answers {"challenge": ...}, for plain and encrypted challenges (checking the
   verification token when one is configured).
 - X-Lark-Signature = sha256_hex(X-Lark-Request-Timestamp + X-Lark-Request-Nonce + encrypt_key + raw body);
-  required on every event when an encrypt key is configured (only the challenge may come unsigned).
+  required on every event when an encrypt key is configured (only the challenge may come unsigned). A
+  signed request's timestamp must be within `webhook_max_skew` (5 minutes) and its nonce new.
+- The body must be UTF-8 (400 otherwise), checked first.
 - Encrypted bodies {"encrypt": base64}: AES-256-CBC, key = sha256(encrypt_key), IV = the first 16 bytes.
 - header.token must equal the verification token (403 otherwise) when one is configured.
 - im.message.receive_v1: text messages in direct chats, or in group chats that @-mention the bot, are
@@ -27,7 +29,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from advisor.present.bots import Ask, Jobs, Rejected, Seen, answer_and_send, read_body
+from advisor.present.bots import Ask, Jobs, Rejected, Seen, answer_and_send, check_timestamp, read_body, utf8
 from advisor.present.bots.client import PlatformClient, PlatformError
 from advisor.settings import Settings
 
@@ -93,7 +95,9 @@ class Bot:
         self.encrypt_key = _value(settings.feishu_encrypt_key)
         self.token = _value(settings.feishu_verification_token)
         self.max_body = settings.max_body_bytes
+        self.max_skew = settings.webhook_max_skew
         self.seen = Seen()
+        self.nonces = Seen(size=65536, ttl=2 * self.max_skew)
         self._warned_bot_id = False
 
     # ---- authentication --------------------------------------------------------------------
@@ -109,6 +113,9 @@ class Bot:
         expected = signature(ts, nonce, self.encrypt_key, raw)
         if not hmac.compare_digest(expected.encode(), given.strip().lower().encode()):
             raise Rejected(401, "bad signature")
+        check_timestamp(ts, self.max_skew)
+        if not self.nonces.first_time(nonce):
+            raise Rejected(401, "replayed request: this nonce was used already")
         return True
 
     def _check_token(self, given: Any) -> None:
@@ -132,8 +139,9 @@ class Bot:
     # ---- the webhook -----------------------------------------------------------------------
     async def handle(self, request: Request) -> Response:
         raw = await read_body(request, self.max_body)
+        text = utf8(raw)
         signed = self._check_signature(request, raw) if self.encrypt_key else False
-        payload = self._open(_json_object(raw, "the body"), signed)
+        payload = self._open(_json_object(text, "the body"), signed)
 
         if payload.get("type") == "url_verification":
             self._check_token(payload.get("token"))

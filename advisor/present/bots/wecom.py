@@ -7,6 +7,9 @@
 - Decryption: AESKey = base64decode(EncodingAESKey + "="), AES-256-CBC, IV = AESKey[:16], PKCS#7 padding
   to 32-byte blocks; plaintext = 16 random bytes + 4-byte network-order length + msg + receiveid, and the
   receiveid must be our corp id.
+- The timestamp must be within `webhook_max_skew` (5 minutes) and the nonce new (a captured callback cannot
+  be replayed); a body that is not UTF-8, declares another encoding, or holds a DTD is refused before anything
+  else (parsed with defusedxml).
 - WeCom wants an answer within 5 seconds, so a text message gets an empty 200 at once and the reply is
   sent later through message/send to the sender (touser = FromUserName, agentid = wecom_agent_id).
 """
@@ -22,12 +25,15 @@ import struct
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as SafeET
+
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from fastapi import Request
 from fastapi.responses import PlainTextResponse, Response
 
-from advisor.present.bots import Ask, Jobs, Rejected, Seen, answer_and_send, read_body
+from advisor.present.bots import Ask, Jobs, Rejected, Seen, answer_and_send, check_timestamp, read_body, utf8
 from advisor.present.bots.client import PlatformClient
 from advisor.settings import Settings
 
@@ -36,6 +42,7 @@ SETTINGS = ("wecom_token", "wecom_encoding_aes_key", "wecom_corp_id", "wecom_cor
 MESSAGE_LIMIT = 2048  # bytes: WeCom text messages longer than this are cut by WeCom itself
 
 _DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+_DECLARED = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 
 
 def missing_settings(settings: Settings) -> list[str]:
@@ -82,12 +89,21 @@ def decrypt(key: bytes, encrypted: str) -> tuple[bytes, str]:
     return plain[20:20 + length], plain[20 + length:].decode("utf-8", errors="replace")
 
 
-def parse_xml(data: bytes, what: str) -> ET.Element:
+def refuse_unsafe_xml(data: bytes, what: str) -> None:
+    """Rejected(400) for XML that is not UTF-8, declares another encoding, or holds a DTD or entities."""
+    utf8(data, what)
+    declared = _DECLARED.match(data)
+    if declared and declared.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
+        raise Rejected(400, f"{what} is not UTF-8 XML")
     if _DTD.search(data):  # no DTDs, no entities
         raise Rejected(400, f"{what} is not acceptable XML")
+
+
+def parse_xml(data: bytes, what: str) -> ET.Element:
+    refuse_unsafe_xml(data, what)
     try:
-        return ET.fromstring(data)
-    except (ET.ParseError, ValueError):
+        return SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (ET.ParseError, ValueError, DefusedXmlException):
         raise Rejected(400, f"{what} is not valid XML") from None
 
 
@@ -106,7 +122,9 @@ class Bot:
         self.key = aes_key(settings.wecom_encoding_aes_key.get_secret_value())
         self.corp_id = settings.wecom_corp_id or ""
         self.max_body = settings.max_body_bytes
+        self.max_skew = settings.webhook_max_skew
         self.seen = Seen()
+        self.nonces = Seen(size=65536, ttl=2 * self.max_skew)
 
     def _verified_plaintext(self, query: Any, encrypted: str) -> bytes:
         sig, ts, nonce = query.get("msg_signature"), query.get("timestamp"), query.get("nonce")
@@ -114,6 +132,9 @@ class Bot:
             raise Rejected(401, "missing msg_signature, timestamp or nonce")
         if not hmac.compare_digest(signature(self.token, ts, nonce, encrypted).encode(), sig.strip().lower().encode()):
             raise Rejected(401, "bad msg_signature")
+        check_timestamp(ts, self.max_skew)
+        if not self.nonces.first_time(f"{ts}:{nonce}"):
+            raise Rejected(401, "replayed request: this nonce was used already")
         try:
             msg, receiver = decrypt(self.key, encrypted)
         except ValueError:
@@ -133,9 +154,10 @@ class Bot:
             echostr = echostr.replace(" ", "+")  # a '+' that arrived unescaped in the query string
             return PlainTextResponse(self._verified_plaintext(query, echostr).decode("utf-8", errors="replace"))
 
-        if not query.get("msg_signature"):  # refuse unsigned requests before reading or parsing anything
-            raise Rejected(401, "missing msg_signature")
         raw = await read_body(request, self.max_body)
+        refuse_unsafe_xml(raw, "the body")  # before anything else is done with it
+        if not query.get("msg_signature"):  # refuse unsigned requests before parsing anything
+            raise Rejected(401, "missing msg_signature")
         encrypted = _field(parse_xml(raw, "the body"), "Encrypt")
         if not encrypted:
             raise Rejected(400, "the body has no Encrypt element")
