@@ -41,12 +41,15 @@ class ArticleNote(Strict):
     gist_zh: str = Field(min_length=6, max_length=200)
     keywords_en: list[str] = []
     keywords_zh: list[str] = []
+    # questions a business person might ask that this article answers (written from the article alone)
+    questions_en: list[str] = []
+    questions_zh: list[str] = []
 
-    @field_validator("keywords_en", "keywords_zh")
+    @field_validator("keywords_en", "keywords_zh", "questions_en", "questions_zh")
     @classmethod
     def _clean(cls, values: list[str]) -> list[str]:
         if any(not v.strip() for v in values):
-            raise ValueError("empty keyword")
+            raise ValueError("empty entry")
         return values
 
 
