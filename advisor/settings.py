@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     embed_threads: int = 2
     embed_batch: int = 64
     max_chunk_chars: int = 600
+    lookups: list[Literal["questions", "notes"]] = Field(
+        default_factory=lambda: ["questions", "notes"],
+        description="lookup points per annotated article: questions it answers, our gist (corpus/annotations); [] for none")
 
     # retrieval
     k: int = 10

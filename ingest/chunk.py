@@ -28,14 +28,17 @@ class Chunk:
     gist_en: str = ""
     keywords_zh: tuple[str, ...] = ()
     keywords_en: tuple[str, ...] = ()
+    lookup: str = ""  # a lookup point ("note", "q1" ...): its own vectors lead to the article; it holds no text
 
     @property
     def key(self) -> str:
-        return f"{self.instrument_id}#{self.article}.{self.part}"
+        return f"{self.instrument_id}#{self.article}.{self.lookup or self.part}"
 
     def dense_texts(self) -> tuple[str, str]:
         """What the embedder sees, per language: title and article heading, our note on the article (its gist
-        and the words users type: corpus/annotations), then the text."""
+        and the words users type: corpus/annotations), then the text. A lookup point: its own words only."""
+        if self.lookup:
+            return self.text_zh, self.text_en
         p = self.payload
         note_zh = f"{self.gist_zh} {' '.join(self.keywords_zh)}".strip()
         note_en = f"{self.gist_en} {', '.join(self.keywords_en)}".strip()
@@ -44,7 +47,10 @@ class Chunk:
         return zh, en
 
     def sparse_text(self) -> str:
-        """What the BM25 vector is computed from: titles, heading, both texts and the note's words."""
+        """What the BM25 vector is computed from: titles, heading, both texts and the note's words (nothing for a
+        lookup point: its words are in its article's own vector, and short texts would distort BM25)."""
+        if self.lookup:
+            return ""
         p = self.payload
         note = f"{self.gist_zh} {' '.join(self.keywords_zh)} {self.gist_en} {' '.join(self.keywords_en)}".strip()
         return f"{p['title_zh']} {p['heading_zh']} {self.text_zh}\n{p['short_en']} article {self.article} {self.text_en}" + (
@@ -111,9 +117,10 @@ def _payload(corpus: Corpus, inst: Instrument, art: Article, part: int, parts: i
     } | ({"heading_en": art.heading_en} if art.heading_en else {})
 
 
-def chunk_corpus(corpus: Corpus, max_chars: int, notes: bool = True) -> list[Chunk]:
+def chunk_corpus(corpus: Corpus, max_chars: int, notes: bool = True, lookups: tuple[str, ...] = ()) -> list[Chunk]:
     """Every chunk of every instrument version (drafts included; retrieval filters them). With `notes`, each
-    chunk carries our note on its article (role in the payload; gist and keywords in its vectors)."""
+    chunk carries our note on its article (role in the payload; gist and keywords in its vectors), and each
+    annotated article gets the `lookups` points named (see lookup_chunks)."""
     chunks = []
     for inst in corpus:
         for art in inst.articles:
@@ -129,4 +136,29 @@ def chunk_corpus(corpus: Corpus, max_chars: int, notes: bool = True) -> list[Chu
                 payload["role"] = note.role
                 chunks.append(Chunk(inst.id, art.number, index, len(parts), zh, en, payload, note.gist_zh, note.gist_en,
                                     tuple(note.keywords_zh), tuple(note.keywords_en)))
+            if note is not None and lookups:
+                chunks += lookup_chunks(corpus, inst, art, note, lookups)
     return chunks
+
+
+LOOKUPS = ("questions", "notes")  # the kinds of lookup point an article may get
+
+
+def lookup_chunks(corpus: Corpus, inst: Instrument, art: Article, note, kinds: tuple[str, ...]) -> list[Chunk]:
+    """Lookup points for one article: each is embedded from a short text that leads to the article (a question it
+    answers, in Chinese and English; our gist and keywords), so a question phrased as users phrase it finds the
+    article even when the article's own words differ. Retrieval keeps one hit per article, whichever point matched."""
+    texts: list[tuple[str, str, str]] = []
+    if "questions" in kinds:
+        zh, en = list(note.questions_zh), list(note.questions_en)
+        for n in range(max(len(zh), len(en))):  # the n-th question in each language share a point
+            texts.append((f"q{n + 1}", zh[n] if n < len(zh) else zh[-1] if zh else en[n],
+                          en[n] if n < len(en) else en[-1] if en else zh[n]))
+    if "notes" in kinds:
+        texts.append(("note", f"{note.gist_zh} {' '.join(note.keywords_zh)}".strip(),
+                      f"{note.gist_en} {', '.join(note.keywords_en)}".strip()))
+    out = []
+    for name, zh, en in texts:
+        payload = _payload(corpus, inst, art, 1, 1) | {"lookup": name, "role": note.role}
+        out.append(Chunk(inst.id, art.number, 1, 1, zh, en, payload, lookup=name))
+    return out

@@ -149,3 +149,52 @@ def test_versions_apply_on_their_own_side_of_an_effective_date():
     old, new = corpus.instruments["csl-2016"], corpus.instruments["csl-2025"]
     assert corpus.applies(old, dt.date(2025, 12, 31)) and not corpus.applies(new, dt.date(2025, 12, 31))
     assert corpus.applies(new, dt.date(2026, 1, 1)) and not corpus.applies(old, dt.date(2026, 1, 1))
+
+
+# ---- lookup points: questions an article answers and our gist lead to the article -----------------------------
+
+def test_each_annotated_article_gets_a_point_per_question_pair_and_one_for_the_note():
+    corpus = load_corpus(CORPUS)
+    chunks = chunk_corpus(corpus, 600, lookups=("questions", "notes"))
+    looks = [c for c in chunks if c.lookup]
+    note = corpus.annotations.get("pipl-2021", 13)
+    own = {c.lookup: c for c in looks if (c.instrument_id, c.article) == ("pipl-2021", 13)}
+    pairs = max(len(note.questions_zh), len(note.questions_en))
+    assert set(own) == {"note", *(f"q{n}" for n in range(1, pairs + 1))}
+    assert own["note"].dense_texts()[0].startswith(note.gist_zh) and own["note"].dense_texts()[1].startswith(note.gist_en)
+    if pairs:
+        assert own["q1"].dense_texts() == (note.questions_zh[0], note.questions_en[0])
+    assert len({c.key for c in chunks}) == len(chunks)  # every point has its own key
+
+
+def test_a_lookup_point_has_no_words_for_bm25_and_no_article_text():
+    corpus = load_corpus(CORPUS)
+    looks = [c for c in chunk_corpus(corpus, 600, lookups=("notes",)) if c.lookup]
+    assert looks and all(c.sparse_text() == "" for c in looks)
+    assert all("text_zh" not in c.payload and c.payload["lookup"] == "note" for c in looks)
+
+
+def test_without_lookups_only_the_articles_are_chunked():
+    corpus = load_corpus(CORPUS)
+    assert not any(c.lookup for c in chunk_corpus(corpus, 600))
+
+
+def _with_question(corpus_dir: Path, article: int, question_zh: str, question_en: str) -> None:
+    notes = corpus_dir / "annotations"
+    notes.mkdir(exist_ok=True)
+    (notes / "mini-gai.yaml").write_text(yaml.safe_dump({"instrument": "mini-gai", "articles": [{
+        "number": article, "role": "scope", "gist_en": "Which services the measures cover.", "gist_zh": "本办法适用的服务范围。",
+        "questions_zh": [question_zh], "questions_en": [question_en]}]}, allow_unicode=True), encoding="utf-8")
+
+
+def test_a_question_point_leads_to_its_article_once(tmp_path):
+    corpus_dir = _mini(tmp_path)
+    asked = "Does a ghost-writing bot for strangers fall under these rules?"
+    _with_question(corpus_dir, 2, "给陌生人代写文章的机器人归这个管吗？", asked)
+    with Advisor(make_settings(tmp_path / "data", corpus_dir)) as adv:
+        report = adv.ingest()
+        hits = adv.retrieve(asked, 3, mode="dense")
+    assert report.lookups == 2  # the question pair and the note
+    assert (hits[0].instrument_id, hits[0].article) == ("mini-gai", 2)
+    assert [(h.instrument_id, h.article) for h in hits].count(("mini-gai", 2)) == 1
+    assert hits[0].text_zh.startswith("利用生成式人工智能技术")  # the article's text, never the question's

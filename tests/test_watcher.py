@@ -141,7 +141,7 @@ def test_a_broken_feed_and_a_timeout_do_not_stop_the_other_sources(ws, site):
 def test_a_failed_notification_is_retried_and_never_duplicated(ws, site):
     url, state = site
     hook = WebhookNotifier(url + "/hook", timeout=5)
-    dingtalk = DingTalkNotifier(PlatformClient(load_settings(), dingtalk_webhook_hosts=["127.0.0.1"]), url + "/robot/send?access_token=x")
+    dingtalk = DingTalkNotifier(PlatformClient(load_settings(), dingtalk_webhook_origins=[url]), url + "/robot/send?access_token=x")
     feishu = FeishuNotifier(url + "/feishu/hook", timeout=5)
     watcher = _watcher(ws, url, [hook, dingtalk, feishu], ("/feed.xml",))
     state["fail_hook"] = True

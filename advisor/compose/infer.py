@@ -21,9 +21,9 @@ import yaml
 from advisor.compose.assess import ProfileError, parse_profile
 from advisor.compose.questions import FIELD_LABELS
 from advisor.errors import AdvisorError, ProviderError
-from advisor.settings import PROJECT_ROOT
+from advisor.settings import data_path
 
-TERMS_FILE = PROJECT_ROOT / "prompts" / "profile_terms.yaml"
+TERMS_FILE = data_path("prompts") / "profile_terms.yaml"
 _EN_NEGATION = re.compile(r"(?:\bno|\bnot|\bwithout|\bnever|n't|\bnon-?|\bneither|\bnor)\W+(?:\w+\W+){0,2}$")
 _ZH_NEGATION = ("不涉及", "不包含", "不含", "没有", "不提供", "不使用", "不会", "并非", "不是", "不做", "不存储", "无需", "未")
 _NUMBER_EN = re.compile(
@@ -289,7 +289,9 @@ def _complete(facts: dict, evidence: dict, recognised: bool, ask_launch: bool) -
     if pi and "data_storage" not in facts:
         unknown.append("data_storage")
     abroad = facts.get("data_storage") in ("abroad", "both") or "foreign_api" in facts.get("models", [])
-    if pi and abroad and "cross_border.subjects" not in facts:
+    if abroad and "personal_information" not in facts:
+        unknown.append("personal_information")  # storage abroad matters only for personal information: ask
+    if abroad and facts.get("personal_information") is not False and "cross_border.subjects" not in facts:
         unknown.append("cross_border.subjects")
     if ask_launch and "launched" not in facts:
         unknown.append("launched")
@@ -358,8 +360,7 @@ def infer_with_model(model: Any, text: str, *, ask_launch: bool = False) -> Infe
                                             f"{text.replace('<', '＜').replace('>', '＞')}\n</text>"}]
     fallback = infer_profile(text, ask_launch=ask_launch)
     try:
-        reply = model.complete(messages, max_tokens=600,
-                               response_format={"type": "json_schema", "json_schema": {"name": "profile", "schema": schema}})
+        reply = _structured_reply(model, messages, schema)
         data = json.loads(_json_object(reply))
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
@@ -377,6 +378,20 @@ def infer_with_model(model: Any, text: str, *, ask_launch: bool = False) -> Infe
         why = str(exc).splitlines()[0][:200]
         return Inference(fallback.profile, fallback.assumptions, fallback.recognised, "rules",
                          (f"the model's profile could not be used ({why}); the profile was read with the rules instead",))
+
+
+def _structured_reply(model: Any, messages: list[dict], schema: dict) -> str:
+    """The model's reply under the strictest structured output its server takes: OpenAI's json_schema, else a
+    JSON object constrained by the schema (llama.cpp, vLLM), else plain text (the schema is in the prompt)."""
+    formats = ({"type": "json_schema", "json_schema": {"name": "profile", "schema": schema}},
+               {"type": "json_object", "schema": schema}, None)
+    for response_format in formats:
+        try:
+            return model.complete(messages, max_tokens=600, temperature=0.0, response_format=response_format)
+        except ProviderError as exc:
+            if response_format is None or not any(f"HTTP {code}" in str(exc) for code in (400, 422)):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover - the last format raises or returns
 
 
 def _json_object(reply: str) -> str:

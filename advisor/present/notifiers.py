@@ -10,7 +10,7 @@ from typing import Iterable
 import httpx
 
 from advisor.errors import AdvisorError
-from advisor.present.bots.client import DINGTALK_WEBHOOK_HOSTS, PlatformClient
+from advisor.present.bots.client import DINGTALK_WEBHOOK_ORIGINS, PlatformClient
 from advisor.settings import Settings
 from advisor.workspace.watcher import USER_AGENT, Notice, Notifier, WebhookNotifier
 
@@ -57,7 +57,7 @@ class FeishuNotifier:
             raise AdvisorError(f"feishu webhook: code {code}")
 
 
-def build_notifiers(settings: Settings, *, dingtalk_hosts: Iterable[str] = DINGTALK_WEBHOOK_HOSTS,
+def build_notifiers(settings: Settings, *, dingtalk_origins: Iterable[str] = DINGTALK_WEBHOOK_ORIGINS,
                     transport: httpx.BaseTransport | None = None) -> list[Notifier]:
     """Every channel configured in settings (none: the watcher only records)."""
     found: list[Notifier] = []
@@ -66,7 +66,7 @@ def build_notifiers(settings: Settings, *, dingtalk_hosts: Iterable[str] = DINGT
         found.append(WebhookNotifier(settings.watch_webhook_url, timeout, transport))
     client = None
     if settings.watch_dingtalk_webhook or settings.watch_wecom_users:
-        client = PlatformClient(settings, timeout=timeout, dingtalk_webhook_hosts=dingtalk_hosts, transport=transport)
+        client = PlatformClient(settings, timeout=timeout, dingtalk_webhook_origins=dingtalk_origins, transport=transport)
     if settings.watch_dingtalk_webhook:
         found.append(DingTalkNotifier(client, settings.watch_dingtalk_webhook))
     if settings.watch_wecom_users:

@@ -51,7 +51,8 @@ class ChatModel(Protocol):
     provider: str
     model: str
 
-    def complete(self, messages: list[dict], max_tokens: int = 1024, temperature: float | None = None) -> str: ...
+    def complete(self, messages: list[dict], max_tokens: int = 1024, temperature: float | None = None,
+                 response_format: dict | None = None) -> str: ...
 
     def stream(self, messages: list[dict], max_tokens: int = 1024, temperature: float | None = None) -> Iterator[str]: ...
 
@@ -145,9 +146,15 @@ class OpenAICompatible:
         return {"messages": messages, "max_tokens": max_tokens,
                 "temperature": self._temperature if temperature is None else temperature}
 
-    def complete(self, messages: list[dict], max_tokens: int = 1024, temperature: float | None = None) -> str:
+    def complete(self, messages: list[dict], max_tokens: int = 1024, temperature: float | None = None,
+                 response_format: dict | None = None) -> str:
+        """One whole reply. `response_format` (OpenAI's structured-output parameter, e.g. a JSON schema) is
+        passed through; a server that rejects it answers 400, raised like any other error."""
         end = time.monotonic() + self.deadline
-        response = _before(end, lambda: self._create(end, **self._params(messages, max_tokens, temperature)), self._timed_out)
+        params = self._params(messages, max_tokens, temperature)
+        if response_format is not None:
+            params["response_format"] = response_format
+        response = _before(end, lambda: self._create(end, **params), self._timed_out)
         try:
             content = response.choices[0].message.content
         except (AttributeError, IndexError, TypeError):

@@ -178,7 +178,9 @@ class Retriever:
         if mode in ("hybrid", "sparse"):
             sparse = query_vector(text, " ".join(expansion(text, glossary)))
         depth = max(self.settings.prefetch, k * 3)
-        points = self.store.search(dense_zh, dense_en, sparse, scope, limit=depth, prefetch=depth, sparse_weight=self.settings.sparse_weight)
+        points_per_article = 1 + (4 if self.settings.lookups else 0)  # an article's parts and lookup points all compete
+        points = self.store.search(dense_zh, dense_en, sparse, scope, limit=depth * points_per_article,
+                                   prefetch=depth * points_per_article, sparse_weight=self.settings.sparse_weight)
         hits = rank_by_role(self.corpus, self._collapse(points, depth), text, named_instruments(text, glossary))[:k]
         return place_controlling(self.corpus, hits, day or dt.date.today())
 

@@ -116,7 +116,8 @@ class ClientStore(VectorStore):
         structs = [
             qm.PointStruct(
                 id=p.id,
-                vector={DENSE_ZH: p.dense_zh, DENSE_EN: p.dense_en, SPARSE: qm.SparseVector(indices=p.sparse[0], values=p.sparse[1])},
+                vector={DENSE_ZH: p.dense_zh, DENSE_EN: p.dense_en}
+                | ({SPARSE: qm.SparseVector(indices=p.sparse[0], values=p.sparse[1])} if p.sparse[0] else {}),
                 payload=p.payload,
             )
             for p in points

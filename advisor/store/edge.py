@@ -156,8 +156,9 @@ class EdgeStore(VectorStore):
             return
         shard = self._require_shard()
         structs = [
-            qe.Point(p.id, {DENSE_ZH: p.dense_zh, DENSE_EN: p.dense_en, SPARSE: qe.SparseVector(list(p.sparse[0]), list(p.sparse[1]))}, p.payload)
-            for p in points
+            qe.Point(p.id, {DENSE_ZH: p.dense_zh, DENSE_EN: p.dense_en}
+                     | ({SPARSE: qe.SparseVector(list(p.sparse[0]), list(p.sparse[1]))} if p.sparse[0] else {}), p.payload)
+            for p in points  # a lookup point has no words for BM25: no sparse vector
         ]
         self._call("write points", shard.update, qe.UpdateOperation.upsert_points(structs))
         self._dirty = True

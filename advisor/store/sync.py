@@ -37,11 +37,13 @@ class SyncReport:
     collection: str
     location: str
     documents: int = 0  # company document chunks among `chunks`
+    lookups: int = 0  # lookup points among `chunks` (questions and notes that lead to an article)
 
     def summary(self) -> str:
         docs = f", {self.documents} from your documents" if self.documents else ""
+        looks = f", {self.lookups} of them lookup points" if self.lookups else ""
         return (
-            f"{self.instruments} instruments, {self.articles} articles, {self.chunks} chunks{docs} "
+            f"{self.instruments} instruments, {self.articles} articles, {self.chunks} chunks{docs}{looks} "
             f"({self.embedded} embedded, {self.payload_updated} metadata updates, {self.deleted} deleted) "
             f"in {self.seconds:.1f} s -> {self.collection} at {self.location}"
         )
@@ -75,7 +77,7 @@ def point_id(embedder: Embedder, chunk: Chunk) -> str:
 
 def wanted_points(corpus: Corpus, settings: Settings, embedder: Embedder, extra: list[Chunk] | tuple = ()) -> dict[str, Chunk]:
     """Point id -> chunk, for every chunk the index must hold."""
-    chunks = chunk_corpus(corpus, min(settings.max_chunk_chars, embedder.max_chars)) + list(extra)
+    chunks = chunk_corpus(corpus, min(settings.max_chunk_chars, embedder.max_chars), lookups=tuple(settings.lookups)) + list(extra)
     return {point_id(embedder, c): c for c in chunks}
 
 
@@ -162,6 +164,7 @@ def sync(
         collection=store.collection,
         location=store.location,
         documents=len(extra),
+        lookups=sum(1 for c in wanted.values() if c.lookup),
     )
 
 
