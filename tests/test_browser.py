@@ -240,7 +240,10 @@ def test_interview_in_browser(page, advisor):
     profile = {"public_service": True, "features": {"generative_text": True}, "personal_information": True}
     expected = advisor.assess(profile)
     page.get_by_role("tab", name="Assess my business · 合规评估").click()
-    for field in ("public-service", "features-generative-text", "personal-information"):
+    yes = page.locator("#field-public-service input[type=radio][value=yes]")  # a fact that may be "not sure"
+    yes.check()
+    assert yes.is_checked()
+    for field in ("features-generative-text", "personal-information"):
         box = page.locator(f"#field-{field} input[type=checkbox]")
         box.check()
         assert box.is_checked()
@@ -269,7 +272,7 @@ def test_interview_in_browser(page, advisor):
         files=[{"name": "broken.yaml", "mimeType": "application/yaml", "buffer": b"public_service: [oops\n"}])
     page.wait_for_function("() => document.querySelector('#profile-status').innerText.includes('YAML')")
     assert "Not loaded" in page.locator("#profile-status").inner_text()
-    assert page.locator("#field-public-service input[type=checkbox]").is_checked()
+    assert page.locator("#field-public-service input[type=radio][value=yes]").is_checked()
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "interview.png"
