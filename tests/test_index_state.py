@@ -19,6 +19,7 @@ import yaml
 
 from advisor import Advisor
 from advisor.store import open_store
+from advisor.settings import DEFAULT_EMBEDDER
 from conftest import ADVISOR, CORPUS, cli_env, make_settings
 
 MINI = Path(__file__).parent / "fixtures" / "mini"
@@ -68,12 +69,12 @@ def test_an_ingest_killed_part_way_is_refused_then_finished_by_the_next_ingest(t
 
 
 def test_a_deleted_collection_is_refused(store_copy):
-    shutil.rmtree(store_copy / "qdrant" / "edge" / "regulations__use-m3")
+    shutil.rmtree(store_copy / "qdrant" / "edge" / f"regulations__{DEFAULT_EMBEDDER}")
     _one_line_error(run(["ask", QUESTION], cli_env(store_copy)), "no index", "run `advisor ingest`")
 
 
 def test_a_truncated_collection_is_refused(store_copy):
-    with open_store(make_settings(store_copy), "use-m3") as store:
+    with open_store(make_settings(store_copy), DEFAULT_EMBEDDER) as store:
         store.delete(sorted(store.fingerprints())[:10])
     _one_line_error(run(["ask", QUESTION], cli_env(store_copy)), "holds", "but its ingest wrote", "run `advisor ingest`")
 

@@ -200,3 +200,25 @@ def test_articles_of_a_named_instrument_come_first_among_equals(advisor):
     hits = [_hit(advisor, "dsl-2021", 27, 1.0), _hit(advisor, "pipl-2021", 51, 0.9)]
     ranked = rank_by_role(advisor.corpus, hits, "What security measures does the PIPL require?", {"pipl-2021"})
     assert ranked[0].instrument_id == "pipl-2021"
+
+
+def test_fused_rankings_favour_an_article_both_rankings_find_and_keep_the_matched_part():
+    from dataclasses import replace
+
+    from advisor.corpus import load_corpus
+    from advisor.retrieve.hybrid import article_hit, fuse_rankings
+    from conftest import CORPUS
+
+    corpus = load_corpus(CORPUS)
+    a, b, c = (article_hit(corpus, "pipl-2021", n) for n in (13, 38, 39))
+    part = replace(b, matched_zh="第二段")
+    fused = fuse_rankings([[a, part, c], [b, c]], [1.0, 1.0])
+    assert _keys(fused) == [("pipl-2021", 38), ("pipl-2021", 39), ("pipl-2021", 13)]  # found twice beats first once
+    assert fused[0].matched_zh == "第二段"  # the article ranking's hit says which part matched
+    assert _keys(fuse_rankings([[a, part, c], [b, c]], [1.0, 0.0]))[0] == ("pipl-2021", 13)  # weight 0: ignored
+
+
+def test_a_question_the_article_answers_in_other_words_finds_it(advisor):
+    # the Labelling Measures Art. 9 (unlabelled output on request) never says "watermark-free" or "clean copy"
+    hits = advisor.retrieve("Can a paying customer get a clean copy of the generated picture without the AI notice?", 5)
+    assert _keys(hits)[0] == ("ai-content-labelling-measures-2025", 9)  # second without the questions' lookup points

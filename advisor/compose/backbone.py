@@ -56,24 +56,51 @@ class Item:
 _WHY_QUOTE = re.compile(r'"([^"]*[\u4e00-\u9fff][^"]*)"')
 
 
-def duty_quote(why: str, article_zh: str) -> str | None:
-    """The words of `article_zh` that a rule's `why` quotes (the sentence that states the duty, not an
-    exception or a definition), as a verbatim substring of the article; None if it quotes none."""
+_DUTY_WORD = re.compile("应当|不得|必须|禁止|方可|应|须")
+_SENTENCE_END = "。；\n"
+MAX_SENTENCE = 220  # a longer sentence is a list: the quoted words stay as they are
+
+
+def _quoted_in(why: str, article_zh: str) -> list[str]:
+    """The words of `article_zh` that `why` quotes, in order (a quote across a line break: its longest line)."""
+    found = []
+    joined = article_zh.replace("\n", "")
     for quote in _WHY_QUOTE.findall(why):
         if len(quote) < 10:  # a phrase such as 「确需」 does not state a duty
             continue
         if quote in article_zh:
-            return quote
-        parts = [p for p in re.split(r"[\n]", quote) if len(p) >= 6]
-        joined = article_zh.replace("\n", "")
-        if quote in joined:  # the quote runs across a line break of the article: keep its longest line
+            found.append(quote)
+        elif quote in joined:
             pieces = [seg for seg in article_zh.split("\n") if seg and seg in quote]
             if pieces:
-                return max(pieces, key=len)
-        for part in parts:
-            if part in article_zh:
-                return part
-    return None
+                found.append(max(pieces, key=len))
+        else:
+            found += [part for part in quote.split("\n") if len(part) >= 6 and part in article_zh][:1]
+    return found
+
+
+def _sentence(article_zh: str, quote: str) -> str:
+    """The sentence (up to 。 ； or a line break) of `article_zh` around the first occurrence of `quote`."""
+    at = article_zh.index(quote)
+    start = max(article_zh.rfind(ch, 0, at) for ch in _SENTENCE_END) + 1
+    ends = [i for i in (article_zh.find(ch, at + len(quote)) for ch in _SENTENCE_END) if i >= 0]
+    end = min(ends) + 1 if ends else len(article_zh)
+    return article_zh[start:end].strip()
+
+
+def duty_quote(why: str, article_zh: str) -> str | None:
+    """The words of `article_zh` that a rule's `why` quotes, chosen to carry the duty (not an exception or a
+    definition): a quote with a duty word (应当, 不得 ...) first; else the sentence around a quoted condition when
+    that sentence states the duty; else the first quote. A verbatim substring of the article; None if it quotes none."""
+    quotes = _quoted_in(why, article_zh)
+    for quote in quotes:
+        if _DUTY_WORD.search(quote):
+            return quote
+    for quote in quotes:
+        sentence = _sentence(article_zh, quote)
+        if _DUTY_WORD.search(sentence) and len(sentence) <= MAX_SENTENCE:
+            return sentence
+    return quotes[0] if quotes else None
 
 
 def finding_quotes(finding: Finding) -> tuple[tuple[tuple[str, int], str], ...]:

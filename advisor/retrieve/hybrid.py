@@ -14,7 +14,7 @@ from advisor.errors import BadQuestion, UnknownInstrument, text_problem
 from advisor.providers.embedders import Embedder, embed_queries
 from advisor.retrieve.glossary import expansion, load_glossary, named_instruments
 from advisor.settings import Settings
-from advisor.store.base import Match, Scope, VectorStore
+from advisor.store.base import RRF_K, Match, Scope, VectorStore
 from ingest.chunk import date_int
 from ingest.sparse import query_vector
 
@@ -178,10 +178,15 @@ class Retriever:
         if mode in ("hybrid", "sparse"):
             sparse = query_vector(text, " ".join(expansion(text, glossary)))
         depth = max(self.settings.prefetch, k * 3)
-        points_per_article = 1 + (4 if self.settings.lookups else 0)  # an article's parts and lookup points all compete
-        points = self.store.search(dense_zh, dense_en, sparse, scope, limit=depth * points_per_article,
-                                   prefetch=depth * points_per_article, sparse_weight=self.settings.sparse_weight)
-        hits = rank_by_role(self.corpus, self._collapse(points, depth), text, named_instruments(text, glossary))[:k]
+        points = self.store.search(dense_zh, dense_en, sparse, replace(scope, lookups=False), limit=depth, prefetch=depth,
+                                   sparse_weight=self.settings.sparse_weight)
+        hits = self._collapse(points, depth)
+        if mode in ("hybrid", "dense") and self.settings.lookups and self.settings.lookup_weight > 0:
+            # the questions each article answers and our notes on it: a ranking of their own, fused by article
+            many = depth * LOOKUPS_PER_ARTICLE
+            looked = self.store.search(vector, vector, None, replace(scope, lookups=True), limit=many, prefetch=many)
+            hits = fuse_rankings([hits, self._collapse(looked, depth)], [1.0, self.settings.lookup_weight])
+        hits = rank_by_role(self.corpus, hits, text, named_instruments(text, glossary))[:k]
         return place_controlling(self.corpus, hits, day or dt.date.today())
 
     def _collapse(self, points: list[Match], k: int) -> list[Hit]:
@@ -247,6 +252,23 @@ def _document_hit(payload: dict, score: float) -> Hit:
         status="company", effective=None, source_url=None, verified=False, kind=COMPANY_DOCUMENT,
         source_path=payload.get("source_path"),
     )
+
+
+LOOKUPS_PER_ARTICLE = 5  # an article has up to three question points and a note: search deep enough for `depth` articles
+
+
+def fuse_rankings(rankings: list[list[Hit]], weights: list[float], rrf_k: int = RRF_K - 1) -> list[Hit]:
+    """Rankings of articles fused by weighted reciprocal rank, with the store's own constant (so that these scores
+    compare with a single search's); each article keeps the hit of the first ranking that has it (the one that
+    says which part of the article matched)."""
+    scores: dict[tuple[str, int], float] = {}
+    first: dict[tuple[str, int], Hit] = {}
+    for ranking, weight in zip(rankings, weights):
+        for rank, hit in enumerate(ranking):
+            key = (hit.instrument_id, hit.article)
+            scores[key] = scores.get(key, 0.0) + weight / (rrf_k + rank + 1)
+            first.setdefault(key, hit)
+    return [replace(first[key], score=round(scores[key], 6)) for key in sorted(scores, key=lambda key: -scores[key])]
 
 
 def merge_rankings(rankings: list[list[Hit]], k: int, rrf_k: int = 60) -> list[Hit]:

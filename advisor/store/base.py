@@ -29,7 +29,7 @@ RRF_K = 2  # Qdrant's default ranking constant: 1 / (k + rank - 1), rank from 1
 
 # Payload fields retrieval filters by (and their index type).
 KEYWORD_FIELDS = ("instrument_id", "status", "kind")
-INTEGER_FIELDS = ("valid_from", "valid_to", "is_draft")  # is_draft is 0/1: see Scope
+INTEGER_FIELDS = ("valid_from", "valid_to", "is_draft", "is_lookup")  # 0/1 flags: see Scope
 # Payload fields a search returns: an article's hit is completed from the corpus; a company
 # document's (which is not in the corpus) from its title, heading and path.
 HIT_FIELDS = ["instrument_id", "article", "kind", "text_zh", "title_zh", "title_en", "heading_zh", "source_path"]
@@ -71,6 +71,7 @@ class Scope:
     instruments: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     include_drafts: bool = False
+    lookups: bool | None = None  # None: every point; False: no lookup points (is_lookup = 1); True: only those
 
 
 @dataclass(frozen=True)

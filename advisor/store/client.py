@@ -174,7 +174,10 @@ class ClientStore(VectorStore):
                 must.append(in_force)
         elif not scope.include_drafts:
             must.append(not_draft)
-        return qm.Filter(must=must)
+        lookup = qm.FieldCondition(key="is_lookup", match=qm.MatchValue(value=1))
+        if scope.lookups is True:
+            must.append(lookup)
+        return qm.Filter(must=must, must_not=[lookup] if scope.lookups is False else None)
 
     def search(self, dense_zh, dense_en, sparse, scope: Scope, limit: int, prefetch: int, sparse_weight: int = 1) -> list[Match]:
         flt = self._filter(scope)

@@ -217,6 +217,11 @@ class EdgeStore(VectorStore):
                 must.append(in_force)
         elif not scope.include_drafts:
             must.append(not_draft)
+        lookup = qe.FieldCondition("is_lookup", match=qe.MatchValue(1))
+        if scope.lookups is True:
+            must.append(lookup)
+        if scope.lookups is False:  # company documents and articles have no is_lookup field: must_not keeps them
+            return qe.Filter(must=must, must_not=[lookup])
         return qe.Filter(must=must) if must else None
 
     def search(self, dense_zh, dense_en, sparse, scope: Scope, limit: int, prefetch: int, sparse_weight: int = 1) -> list[Match]:

@@ -77,7 +77,8 @@ def point_id(embedder: Embedder, chunk: Chunk) -> str:
 
 def wanted_points(corpus: Corpus, settings: Settings, embedder: Embedder, extra: list[Chunk] | tuple = ()) -> dict[str, Chunk]:
     """Point id -> chunk, for every chunk the index must hold."""
-    chunks = chunk_corpus(corpus, min(settings.max_chunk_chars, embedder.max_chars), lookups=tuple(settings.lookups)) + list(extra)
+    chunks = chunk_corpus(corpus, min(settings.max_chunk_chars, embedder.max_chars), lookups=tuple(settings.lookups))
+    chunks += list(extra)
     return {point_id(embedder, c): c for c in chunks}
 
 
