@@ -98,6 +98,9 @@ class Settings(BaseSettings):
         None, description="providers a request (HTTP, chat app) may pick; default: the configured provider and offline")
     local_model_path: Path | None = None
     local_n_ctx: int = 4096
+    model_context_tokens: int | None = Field(
+        None, gt=0, description="the model's context window in tokens, when small: an engine answer then asks it to reword "
+                                "only the items that fit (None: any; the `local` model uses local_n_ctx)")
     max_answer_tokens: int = 1024
     answer_sources: int = Field(8, ge=1, le=30, description="articles given to the model (plus up to 3 cross-references)")
     prompts_dir: Path = data_path("prompts")

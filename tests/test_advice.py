@@ -8,8 +8,11 @@ import re
 
 import pytest
 
+from advisor import Advisor
 from advisor.compose.advice import is_applicability_question, topics_asked
 from advisor.compose.disclosure import LABELS, Request, disclosure_layout, media_of
+from conftest import make_settings
+from test_ingest import _mini
 
 DAY = dt.date(2026, 12, 1)
 CHATBOT = {"use_case": "customer-service chatbot built on a large language model", "industry": "e-commerce"}
@@ -109,6 +112,8 @@ def test_variables_that_describe_no_business_fall_back_to_retrieved_articles(adv
     ("Must our chatbot tell users it is an AI?", True),
     ("What does Article 24 of the algorithm provisions say?", False),
     ("Which regulator enforces the PIPL?", False),
+    ("这些规定适用于我们的翻译App吗？", True),
+    ("生成式人工智能服务的适用范围是什么？哪些情况不适用？", False),  # the scope of a law: its articles answer
 ])
 def test_applicability_questions_are_recognised(question, expected):
     assert is_applicability_question(question) is expected
@@ -180,3 +185,10 @@ def test_before_the_labelling_measures_the_text_cites_only_what_was_in_force(adv
         "platform": "微信小程序", "industry": "教育", "content_type": "AI生成图片", "function": "AI绘图"})
     assert "ai-content-labelling-measures-2025" not in {c.instrument_id for c in answer.citations}
     assert ("deep-synthesis-provisions-2022", 17) in {(c.instrument_id, c.article) for c in answer.citations}
+
+
+def test_a_corpus_without_a_rulebook_answers_applicability_questions_from_its_articles(tmp_path):
+    with Advisor(make_settings(tmp_path / "data", _mini(tmp_path))) as adv:
+        adv.ingest()
+        answer = adv.ask("Do we need to label AI-generated images in our app?")
+    assert answer.provider == "offline" and answer.citations

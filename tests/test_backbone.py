@@ -122,6 +122,19 @@ def test_a_model_rewords_every_item_and_the_structure_stays(advisor, fake):
     assert all(f"[{i.key}] " in sent for i in plan.items())
 
 
+def test_a_model_with_a_small_context_is_asked_only_the_leading_items_that_fit(advisor, fake, monkeypatch):
+    plan = layout(advisor.assess(AGENCY, DAY), "roadmap", "en")
+    server = fake(("ok", "\n".join(f"[{i.key}] In plain words, {i.text}" for i in plan.items())))
+    monkeypatch.setattr(advisor.chat_model(), "context_tokens", 2600)  # (2600 - 1024 reply - 900 prompt) tokens of items
+    answer = advisor.ask(template="roadmap", profile=AGENCY, as_of=DAY, provider="vllm")
+    sent = server.requests[0]["body"]["messages"][1]["content"]
+    asked = [i for i in plan.items() if f"[{i.key}] " in sent]
+    assert 0 < len(asked) < len(plan.items()) and asked == plan.items()[:len(asked)]
+    assert sum(len(i.text) for i in asked) <= (2600 - 1024 - 900) * 1.2
+    assert answer.provider == "engine+vllm:fake" and answer.text.count("In plain words") == len(asked)
+    assert f"the first {len(asked)} of {len(plan.items())} items" in answer.warnings[0]
+
+
 def test_a_rewording_that_adds_a_number_or_an_article_is_refused(advisor, fake):
     plan = layout(advisor.assess(AGENCY, DAY), "roadmap", "en")
     first, second = plan.items()[:2]

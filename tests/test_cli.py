@@ -149,3 +149,11 @@ def test_corpus_check_names_file_and_article_of_a_bad_displacement(tmp_path):
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     checked = run(["corpus", "check"], cli_env(tmp_path, corpus))
     assert checked.returncode == 1 and "mini-gai.yaml, article 2: displaced_by: 'mini-pipl' has no article 99" in checked.stderr
+
+
+def test_answer_text_in_square_brackets_is_printed_as_written(tmp_path):
+    # the risk answer marks each driver "[level · rule; facts: ...]": a console must not read it as markup
+    result = run(["ask", "--template", "risk_level", "--var", "business_model=an AI companion chatbot app for teenagers"],
+                 cli_env(tmp_path / "data"))
+    assert result.returncode == 0, result.stderr
+    assert "facts:" in result.stdout and "[high · " in result.stdout

@@ -47,7 +47,7 @@ def _edit_an_article(corpus_dir: Path, instrument: str) -> None:
 # ---- as a user meets them: the real CLI -------------------------------------------------------------
 
 def test_an_ingest_killed_part_way_is_refused_then_finished_by_the_next_ingest(tmp_path):
-    env = cli_env(tmp_path / "data", ADVISOR_EMBED_BATCH="16")
+    env = cli_env(tmp_path / "data", ADVISOR_EMBED_BATCH="16", ADVISOR_LOOKUPS="[]")  # the articles alone: enough to kill it part-way
     proc = subprocess.Popen([ADVISOR, "ingest"], env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     try:
         for line in proc.stderr:  # one line per embedded batch when stderr is not a terminal

@@ -180,3 +180,8 @@ def test_an_unreachable_model_falls_back_to_the_rules():
     with FakeOpenAI([("status", 503)]) as server:
         inferred = infer_with_model(_model(server), CHATBOT)
     assert inferred.source == "rules" and "503" in inferred.warnings[0]
+
+
+def test_a_foreign_saas_company_is_established_abroad():
+    inferred = infer_profile("a foreign SaaS company launching a generative AI writing assistant to the Chinese public")
+    assert parse_profile(inferred.profile).entity_location == "abroad"

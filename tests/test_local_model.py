@@ -64,9 +64,11 @@ def test_disclosure_text_template_in_chinese(local):
 
 
 def test_streaming_from_the_local_model_ends_with_a_checked_answer(local):
-    pieces = list(local.ask_stream("Which generated content must be labelled?"))
+    # greedy decoding: the 1.5B model's answer to this question cites its article every time (sampling sometimes
+    # gives an uncited answer, correctly replaced by extracts, which is not the path under test here)
+    pieces = list(local.ask_stream("生成合成内容需要添加哪些标识？", lang="zh", temperature=0.0))
     final = pieces[-1]
-    assert all(isinstance(p, str) for p in pieces[:-1]) and final.provider.startswith("local:")
+    assert all(isinstance(p, str) for p in pieces[:-1]) and final.provider.startswith("local:"), final.warnings
     assert_citations_valid(local, final)
 
 

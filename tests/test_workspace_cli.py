@@ -105,3 +105,8 @@ def test_reassess_shows_what_changed(env):
     text = ok(["systems", "reassess", "grid", "--as-of", "2026-02-01", "--dry-run"], env)
     assert "~ cii-localisation" in text and "replaces csl-2016" in text and "(dry run: nothing stored)" in text
     assert len(json.loads(ok(["systems", "show", "grid", "--json"], env))["checklist"]) > 0
+
+
+def test_a_name_that_looks_like_console_markup_is_printed_as_written(env):
+    added = ok(["systems", "add", "[bold]Bot[/bold] [red]x", "--set", "public_service=true"], env)
+    assert "([bold]Bot[/bold] [red]x)" in added

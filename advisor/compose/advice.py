@@ -48,7 +48,7 @@ TOPIC_WORDS: dict[str, tuple[str, ...]] = {
 _APPLICABILITY = re.compile(
     r"(?i)\b(do|does|must|should|shall|will)\s+(we|i|our|my|the|it|they|this)\b|\bneed(s|ed)? to\b|\brequired?\b|"
     r"\bhave to\b|\bobligat|\bapply to (us|our|me|my)\b|\bwhat (rules|requirements|obligations)\b|\bcomply\b|"
-    r"需要|要不要|是否需要|必须|是否要|应当.*吗|适用|要求|合规|义务|得.*吗|该不该|怎么办")
+    r"需要|要不要|是否需要|必须|是否要|应当.*吗|(?<!不)适用(?!范围)|要求|合规|义务|得.*吗|该不该|怎么办")
 
 _T = {
     "en": {
@@ -298,6 +298,16 @@ def _with_context(plan: Layout, inference: Inference | None, assessment: Assessm
     return Layout(plan.head, (*extra, *sections), plan.foot, plan.show_quotes)
 
 
+def _short(text: str, limit: int = 80) -> str:
+    """The text on one line, cut at a word (or, in Chinese, a character) before `limit`, with an ellipsis."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    cut = line[:limit]
+    at = cut.rfind(" ")
+    return (cut[:at] if at > limit // 2 else cut).rstrip(" ,;:") + "…"
+
+
 def advise(
     backbone: str, corpus, rulebook, embedder, lang: str, as_of, *, text: str = "", variables: dict | None = None,
     profile=None, model=None, max_tokens: int = 1024,
@@ -325,7 +335,7 @@ def advise(
         warnings += list(inference.warnings)
         if not inference.recognised:
             return None
-        profile = {**inference.profile, "name": " ".join(text.split())[:80]}
+        profile = {**inference.profile, "name": _short(text)}
     checked = as_profile(profile)
     assessment = assess(checked, corpus, rulebook, as_of)
     what = checked.description or checked.name or text.strip() or "the business"

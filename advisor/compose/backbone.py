@@ -233,6 +233,25 @@ _ASK = {
 }
 
 
+CHARS_PER_TOKEN = 1.2  # a cautious figure for mixed Chinese and English text (English alone runs near 4)
+PROMPT_TOKENS = 900  # the instructions, the business and the item markers around the items' text
+
+
+def items_that_fit(items: list[Item], max_tokens: int, context_tokens: int | None = None) -> list[Item]:
+    """The leading items a model with a context window of `context_tokens` (None: large) can be sent in one
+    request beside the instructions and its reply of `max_tokens` (always at least one item)."""
+    if not context_tokens:
+        return list(items)
+    budget = max(context_tokens - max_tokens - PROMPT_TOKENS, 0) * CHARS_PER_TOKEN
+    out, used = [], 0
+    for item in items:
+        used += len(item.text) + 8
+        if out and used > budget:
+            break
+        out.append(item)
+    return out
+
+
 def rewrite_messages(items: list[Item], lang: str, business: str) -> list[dict]:
     """The chat messages asking a model to reword `items` (and nothing else)."""
     lines = "\n".join(f"[{i.key}] {escape_data(i.text)}" for i in items)
@@ -369,14 +388,18 @@ def layout_answer(
     provider = ENGINE
     items = plan.items()
     if model is not None and items:
+        asked = items_that_fit(items, max_tokens, getattr(model, "context_tokens", None))
         try:
-            reply = model.complete(rewrite_messages(items, lang, business), max_tokens=max_tokens)
+            reply = model.complete(rewrite_messages(asked, lang, business), max_tokens=max_tokens)
         except ProviderError as exc:
             warnings.insert(0, f"{exc}; the engine's own wording is shown")
         else:
-            prose, refused = accept_rewrites(items, reply)
+            prose, refused = accept_rewrites(asked, reply)
             warnings[:0] = refused
             provider = f"{ENGINE}+{model.provider}:{model.model}"
+            if len(asked) < len(items):
+                warnings.insert(0, f"the model was asked to reword the first {len(asked)} of {len(items)} items (what its "
+                                   f"context window of {model.context_tokens} tokens holds); the others keep the engine's wording")
     text = render(plan, hits, lang, prose)
     warnings += source_warnings(citations, list(hits.values()))
     return Answer(text, citations, as_of, provider, lang, warnings, hits=list(hits.values()))

@@ -189,6 +189,6 @@ def disclosure_layout(request: Request, corpus: Corpus, as_of: dt.date, lang: st
             f"Label and disclosure text for {request.content_type} ({request.function}) in {request.industry} on "
             f"{request.platform}, under the rules in force on {as_of.isoformat()}; media: {names or 'recommendation feed'}. "
             f"The same input always gives the same text.")
-    foot = ("标识格式细节以GB 45438-2025为准；本回答不构成法律意见。" if zh else
+    foot = ("标识格式细节以强制性国家标准GB 45438-2025为准（本语料库未收录其文本）。" if zh else
             "Label format details follow GB 45438-2025 (not in the corpus).")
     return Layout((head,), tuple(sections), (foot,))

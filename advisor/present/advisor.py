@@ -103,6 +103,9 @@ class Advisor:
                 self._rulebook = load_obligations(Path(self.settings.corpus_dir) / "obligations", self.corpus, PROFILE_FIELDS)
             return self._rulebook
 
+    def _has_rulebook(self) -> bool:
+        return any((Path(self.settings.corpus_dir) / "obligations").glob("*.yaml"))
+
     @property
     def embedder(self) -> Embedder:
         with self._lock:
@@ -389,8 +392,8 @@ class Advisor:
             if variables:
                 raise TemplateError("variables are only used with a template (--template NAME)")
             text = check_question(question or "", self.settings)
-            if not is_applicability_question(text):
-                return None
+            if not is_applicability_question(text) or not self._has_rulebook():
+                return None  # a corpus without a rulebook (e.g. a user's own) answers free questions by retrieval
             backbone, values = "applicability", {}
         model = self.chat_model(provider)
         return advise(backbone, self.corpus, self.rulebook, self.embedder, lang, day, text=text, variables=values,

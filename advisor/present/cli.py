@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from advisor.corpus.schema import article_list
@@ -54,7 +55,7 @@ def ingest(
     """Chunk, embed and index the corpus (incremental: unchanged articles are kept)."""
     with _advisor() as advisor:
         report = advisor.ingest(console=err, extra=extra or [], forget_extra=forget_extra)
-    out.print(f"ingested: {report.summary()}", highlight=False)
+    out.print(f"ingested: {report.summary()}", markup=False, highlight=False)
 
 
 @app.command()
@@ -80,9 +81,9 @@ def retrieve(
         _print_json([h.to_dict() for h in hits])
         return
     for n, h in enumerate(hits, start=1):
-        out.print(f"[bold]{n}. {h.label}[/bold]  ({h.short_en}, {h.article_en})  score {h.score:.3f}", highlight=False)
-        out.print(h.text_zh, highlight=False)
-        out.print(f"[dim]{h.text_en}[/dim]\n", highlight=False)
+        out.print(f"[bold]{n}. {escape(h.label)}[/bold]  ({escape(h.short_en)}, {escape(h.article_en)})  score {h.score:.3f}", highlight=False)
+        out.print(h.text_zh, markup=False, highlight=False)
+        out.print(f"[dim]{escape(h.text_en)}[/dim]\n", highlight=False)
 
 
 def _variables(pairs: Optional[list[str]]) -> dict[str, str]:
@@ -134,13 +135,13 @@ def ask(
             if as_json:
                 _print_json(answer.to_dict())
                 return
-            out.print(answer.text, highlight=False)
+            out.print(answer.text, markup=False, highlight=False)
     if answer is not None and answer.citations and (stream or not as_json) and answer.provider != "offline":
         out.print("\n[bold]Citations[/bold]", highlight=False)
         for c in answer.citations:
-            out.print(f"- {c.label}: 「{c.quote}」", highlight=False)
+            out.print(f"- {c.label}: 「{c.quote}」", markup=False, highlight=False)
     for w in answer.warnings if answer else []:
-        err.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+        err.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False)
 
 
 @app.command()
@@ -168,9 +169,9 @@ def templates_command(as_json: AsJson = False) -> None:
         _print_json([{"name": t.name, "title": t.title, "description": t.description, "variables": t.variables} for t in templates.values()])
         return
     for t in templates.values():
-        out.print(f"[bold]{t.name}[/bold]: {t.description}", highlight=False)
+        out.print(f"[bold]{escape(t.name)}[/bold]: {escape(t.description)}", highlight=False)
         for name, help_text in t.variables.items():
-            out.print(f"    --var {name}=...   {help_text}", highlight=False)
+            out.print(f"    --var {name}=...   {help_text}", markup=False, highlight=False)
 
 
 @app.command("providers")
@@ -198,7 +199,7 @@ def corpus_check() -> None:
     settings = load_settings()
     corpus, problems = check_corpus(settings.corpus_dir)
     for p in problems:
-        err.print(f"[red]✗[/red] {p}", highlight=False)
+        err.print(f"[red]✗[/red] {escape(str(p))}", highlight=False)
     articles = sum(len(i.articles) for i in corpus)
     if problems:
         err.print(f"{len(problems)} problem(s) in {settings.corpus_dir}")
@@ -286,11 +287,11 @@ def corpus_show(instrument_id: str, article: Annotated[Optional[int], typer.Argu
         for key, value in data.items():
             if key in ("displaced_by", "displaces") or value in (None, [], ""):
                 continue
-            out.print(f"[bold]{key}[/bold]: {value}", highlight=False)
+            out.print(f"[bold]{key}[/bold]: {escape(str(value))}", highlight=False)
         for d in data["displaced_by"]:
-            out.print(f"[bold]displaced[/bold]: Art. {d['displaced_article']} is displaced in part by {d['label']} ({d['label_en']}): {d['note_en']}", highlight=False)
+            out.print(f"[bold]displaced[/bold]: " + escape(f"Art. {d['displaced_article']} is displaced in part by {d['label']} ({d['label_en']}): {d['note_en']}"), highlight=False)
         for d in data["displaces"]:
-            out.print(f"[bold]displaces[/bold]: {d['instrument']} Art. {d['article']} in part, by Art. {d['by_article']}: {d['note_en']}", highlight=False)
+            out.print(f"[bold]displaces[/bold]: " + escape(f"{d['instrument']} Art. {d['article']} in part, by Art. {d['by_article']}: {d['note_en']}"), highlight=False)
         return
     art = inst.article(article)
     if art is None:
@@ -300,18 +301,18 @@ def corpus_show(instrument_id: str, article: Annotated[Optional[int], typer.Argu
     if as_json:
         _print_json({"instrument_id": inst.id, "regulation": inst.title_zh, **art.model_dump(mode="json")})
         return
-    out.print(f"[bold]《{inst.title_zh}》{art.heading_zh}[/bold]  {inst.short_en}, {art.name_en}", highlight=False)
+    out.print(f"[bold]{escape(f'《{inst.title_zh}》{art.heading_zh}')}[/bold]  {escape(f'{inst.short_en}, {art.name_en}')}", highlight=False)
     if art.chapter:
-        out.print(f"[dim]{art.chapter}{' ' + art.section if art.section else ''} / {art.chapter_en or ''}[/dim]", highlight=False)
-    out.print(art.zh + "\n", highlight=False)
-    out.print(art.en, highlight=False)
+        out.print(f"[dim]{escape(art.chapter or '')}{' ' + escape(art.section) if art.section else ''} / {escape(art.chapter_en or '')}[/dim]", highlight=False)
+    out.print(art.zh + "\n", markup=False, highlight=False)
+    out.print(art.en, markup=False, highlight=False)
     from advisor.retrieve.hybrid import displacements
 
     for d in displacements(corpus, art):
-        out.print(f"[yellow]displaced in part by {d['label']} ({d['label_en']}): {d['note_en']}[/yellow]", highlight=False)
+        out.print("[yellow]" + escape(f"displaced in part by {d['label']} ({d['label_en']}): {d['note_en']}") + "[/yellow]", highlight=False)
     if art.number in inst.verification.unverified_articles:
         out.print("[yellow]text assembled from public copies, not yet verified against a second copy[/yellow]", highlight=False)
-    out.print(f"[dim]{inst.translation}[/dim]", highlight=False)
+    out.print(f"[dim]{escape(inst.translation)}[/dim]", highlight=False)
 
 
 app.command("eval")(eval_command)

@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from advisor.errors import AdvisorError
 
@@ -25,7 +26,7 @@ def friendly(fn):
         try:
             return fn(*args, **kwargs)
         except AdvisorError as exc:
-            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None

@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from advisor.errors import AdvisorError, read_user_file
-from advisor.present.cli_common import _date, _print_json, friendly, out
+from advisor.present.cli_common import _date, _print_json, friendly
 from advisor.settings import load_settings
+
+out = Console(soft_wrap=True, markup=False)  # system names, notes and owners are people's own text: never markup
 
 systems_app = typer.Typer(no_args_is_help=True, help="The inventory of AI systems: profiles, assessments, records, exports.")
 records_app = typer.Typer(no_args_is_help=True, help="Records kept per system: model versions, training data, moderation, labelling.")
@@ -127,7 +130,7 @@ def systems_add(
     if as_json:
         _print_json(made)
         return
-    out.print(f"added [bold]{made['key']}[/bold] ({made['name']}), profile v1 by {who}; "
+    out.print(f"added {made['key']} ({made['name']}), profile v1 by {who}; "
               f"next: advisor systems assess {made['key']}", highlight=False)
 
 
@@ -152,7 +155,7 @@ def systems_list(as_json: AsJson = False) -> None:
         level = r["risk_level"] or "-"
         table.add_row(r["key"], r["name"], f"[{LEVEL_STYLE.get(level, 'white')}]{level}[/]", str(r["obligations"]),
                       str(r["by_status"]["done"] + r["by_status"]["not_applicable"]), _pct(r["progress"]),
-                      f"[red]{r['overdue']}[/red]" if r["overdue"] else "0", r["next_review"])
+                      f"{r['overdue']}" if r["overdue"] else "0", r["next_review"])
     out.print(table)
 
 
@@ -162,7 +165,7 @@ def _checklist_table(items: list[dict]) -> Table:
         due = i["due"] or "-"
         if i["overdue"]:
             due = f"[bold red]{due} overdue[/bold red]"
-        status = i["status"] + (" (to confirm)" if i["finding"] == "confirm" else "") + ("" if i["active"] else " [dim](no longer found)[/dim]")
+        status = i["status"] + (" (to confirm)" if i["finding"] == "confirm" else "") + ("" if i["active"] else " (no longer found)")
         table.add_row(i["obligation"], status, i["owner"] or "-", due, str(i["month"]),
                       "; ".join(c["label_en"] for c in i["citations"]), str(len(i["evidence"])), str(i["version"]))
     return table
@@ -181,10 +184,10 @@ def systems_show(system: str, as_json: AsJson = False) -> None:
         _print_json({**data, "checklist": items, "records": records})
         return
     a = data["assessment"]
-    out.print(f"[bold]{data['name']}[/bold] ({data['key']}) · version {data['version']} · owner {data['owner'] or '-'} · "
+    out.print(f"{data['name']} ({data['key']}) · version {data['version']} · owner {data['owner'] or '-'} · "
               f"profile v{data['profile_version']} · next review {data['next_review']}", highlight=False)
     if a:
-        out.print(f"risk [bold]{a['risk_level']}[/bold] · assessed {a['as_of']} by {a['created_by']} · "
+        out.print(f"risk {a['risk_level']} · assessed {a['as_of']} by {a['created_by']} · "
                   f"{a['applicable']} apply, {a['to_confirm']} to confirm · corpus {a['corpus_version']}", highlight=False)
     else:
         out.print(f"not assessed yet: advisor systems assess {data['key']}", highlight=False)
@@ -258,7 +261,7 @@ def systems_assess(
         _print_json(results)
         return
     for r in results:
-        out.print(f"{r['system']}: risk [bold]{r['risk_level']}[/bold], {r['applicable']} obligations apply, "
+        out.print(f"{r['system']}: risk {r['risk_level']}, {r['applicable']} obligations apply, "
                   f"{r['to_confirm']} to confirm (as of {r['as_of']}, corpus {r['corpus_version']}); "
                   f"checklist +{len(r['added'])} new, {len(r['no_longer_found'])} no longer found", highlight=False)
 
@@ -322,7 +325,7 @@ def records_list(system: str, kind: Annotated[Optional[str], typer.Argument()] =
         return
     for name, rows in data.items():
         rk = record_kind(name)
-        out.print(f"[bold]{rk.title_en} · {rk.title_zh}[/bold] ({len(rows)})", highlight=False)
+        out.print(f"{rk.title_en} · {rk.title_zh} ({len(rows)})", highlight=False)
         table = Table("#", *rk.fields, "by")
         for r in rows:
             table.add_row(str(r["id"]), *("" if r.get(f) is None else str(r.get(f)) for f in rk.fields), r["created_by"])
@@ -514,7 +517,7 @@ def watch(
         return
     for c in report.checked:
         if c["error"]:
-            out.print(f"[red]✗[/red] {c['url']}: {c['error']}", highlight=False)
+            out.print(f"✗ {c['url']}: {c['error']}", highlight=False)
         else:
             out.print(f"✓ {c['url']}: {c['status'].replace('_', ' ')}, {c['items']} items, {c['recognised']} look like rules, "
                       f"{c['new']} new", highlight=False)
@@ -524,7 +527,7 @@ def watch(
         out.print(f"  review due: {r['system']} (since {r['due']})", highlight=False)
     out.print(f"notifications sent: {len(report.sent)}, failed: {len(report.failed)}", highlight=False)
     for f in report.failed:
-        out.print(f"  [yellow]not sent[/yellow] on {f['channel']}: {f['error']} (retried next run)", highlight=False)
+        out.print(f"  not sent on {f['channel']}: {f['error']} (retried next run)", highlight=False)
 
 
 @watch_app.command("items")

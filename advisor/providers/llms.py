@@ -50,6 +50,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
 class ChatModel(Protocol):
     provider: str
     model: str
+    context_tokens: int | None  # the model's context window when it is small enough to matter; None: large
 
     def complete(self, messages: list[dict], max_tokens: int = 1024, temperature: float | None = None,
                  response_format: dict | None = None) -> str: ...
@@ -71,10 +72,11 @@ class OpenAICompatible:
     """
 
     def __init__(self, provider: str, base_url: str, model: str, api_key: str | None, timeout: float, max_retries: int,
-                 temperature: float = 0.1, deadline: float = 40.0):
+                 temperature: float = 0.1, deadline: float = 40.0, context_tokens: int | None = None):
         import openai
 
         self.provider, self.model, self.base_url = provider, model, base_url
+        self.context_tokens = context_tokens
         self.shown_url = redact_url(base_url)
         self.deadline, self.max_retries, self.timeout = deadline, max(0, max_retries), timeout
         self._secret = api_key or ""
@@ -289,9 +291,12 @@ def get_chat_model(settings: Settings) -> ChatModel | None:
     if preset.key_env and not key and name not in ("vllm",):
         raise ProviderError(f"provider '{name}' needs an API key in the environment variable {env_name}")
     timeout, retries, deadline = settings.request_timeout, settings.max_retries, settings.answer_deadline
+    context = settings.model_context_tokens
     if name == "local":  # a CPU model is slow but not flaky: wait longer, do not repeat long requests
         timeout, retries, deadline = max(timeout, 900.0), min(retries, 1), settings.local_answer_deadline
-    return OpenAICompatible(name, base_url, model, key, timeout, retries, deadline=deadline)
+        if not settings.base_url:
+            context = min(context or settings.local_n_ctx, settings.local_n_ctx)
+    return OpenAICompatible(name, base_url, model, key, timeout, retries, deadline=deadline, context_tokens=context)
 
 
 def describe_providers(settings: Settings) -> list[dict]:
