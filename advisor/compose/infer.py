@@ -385,9 +385,9 @@ def infer_with_model(model: Any, text: str, *, ask_launch: bool = False) -> Infe
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         unknown = [u for u in data.pop("unknown", []) or [] if u in EXTRACTABLE]
-        evidence = data.pop("evidence", None)
+        quoted = data.pop("evidence", None)
         filled = {k: v for k, v in data.items() if k in EXTRACTABLE and v is not None and k not in unknown}
-        flat, unsupported = _evidenced(filled, evidence, text)
+        flat, unsupported = _evidenced(filled, quoted, text)
         if not flat:
             raise ValueError("no fact filled with words of the text as evidence")
         notes = (f"the model's facts without words of the text as evidence were left out: {', '.join(unsupported)}",) \
@@ -395,8 +395,7 @@ def infer_with_model(model: Any, text: str, *, ask_launch: bool = False) -> Infe
         for path in ("public_service", "minors_among_users", "data_storage"):
             if path not in flat and path not in unknown:
                 unknown.append(path)
-        evidence = {k: evidence[k] for k in flat}  # the words of the text the model quoted for each fact
-        inferred = _complete(dict(flat), evidence, True, ask_launch)
+        inferred = _complete(dict(flat), {k: quoted[k] for k in flat}, True, ask_launch)  # each fact with its words
         return Inference(inferred.profile, inferred.assumptions, True, "model", notes)
     except (ProviderError, ValueError, TypeError, ProfileError, json.JSONDecodeError) as exc:
         why = str(exc).splitlines()[0][:200]

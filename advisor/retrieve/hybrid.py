@@ -272,21 +272,8 @@ def fuse_rankings(rankings: list[list[Hit]], weights: list[float], rrf_k: int = 
 
 
 def merge_rankings(rankings: list[list[Hit]], k: int, rrf_k: int = 60) -> list[Hit]:
-    """Fuse several ranked hit lists (one per query) by reciprocal rank; one hit per article."""
-    scores: dict[tuple[str, int], float] = {}
-    first: dict[tuple[str, int], Hit] = {}
-    for ranking in rankings:
-        for rank, hit in enumerate(ranking):
-            key = (hit.instrument_id, hit.article)
-            scores[key] = scores.get(key, 0.0) + 1.0 / (rrf_k + rank + 1)
-            first.setdefault(key, hit)
-    ordered = sorted(scores, key=lambda key: -scores[key])[:k]
-    out = []
-    for key in ordered:
-        hit = first[key]
-        hit = Hit(**{**hit.to_dict(), "score": round(scores[key], 6)})
-        out.append(hit)
-    return out
+    """Fuse several ranked hit lists (one per query) by reciprocal rank, equally weighted; one hit per article."""
+    return fuse_rankings(rankings, [1.0] * len(rankings), rrf_k)[:k]
 
 
 def article_hit(corpus: Corpus, instrument_id: str, article: int, score: float = 0.0) -> Hit | None:
